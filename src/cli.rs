@@ -1,0 +1,163 @@
+//! Command-line types (clap only). `main.rs` turns them into a `RunPlan` through `plan.rs`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cominev",
+    version,
+    about = "Counterfactual impact evaluation: propensity-score matching (DiD and synthetic control coming)",
+    long_about = "cominev estimates the effect of an intervention from beneficiary and comparison-group records.\n\
+Results go to stdout (or --output), logs and warnings to stderr.\n\n\
+Exit codes: 0 ok; 2 usage, config or data error (nothing estimated, nothing written); \
+3 a batch job failed; 4 a reproduction check failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Estimate effects (one row per evaluation × intervention × outcome).
+    #[command(after_help = "Examples:\n  \
+cominev estimate --config data-samples/integration.toml\n  \
+cominev estimate --config examples/lalonde-psid.toml --format json --output results.json\n  \
+cominev estimate --data records.csv --treatment treated --outcome employed_12m \\\n      \
+--covariates age,female,years_in_italy,region --replace true --ratio 4")]
+    Estimate(EstimateArgs),
+    /// Check config and data without estimating.
+    #[command(after_help = "Example:\n  cominev validate --config data-samples/integration.toml")]
+    Validate(EstimateArgs),
+    /// Run configs holding [[expect]] blocks; exit 4 when a result is outside its tolerance.
+    #[command(
+        after_help = "Example:\n  cominev reproduce examples/lalonde-experimental.toml examples/lalonde-psid.toml"
+    )]
+    Reproduce(ReproduceArgs),
+    /// Write synthetic records with known true effects (CSV) and a JSON sidecar of the truths.
+    #[command(
+        after_help = "Example:\n  cominev simulate --rows 20000 --seed 20261126 --output data-samples/integration.csv"
+    )]
+    Simulate(SimulateArgs),
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a fully commented default configuration.
+    Init,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct EstimateArgs {
+    /// TOML config file (flags below override its values for every evaluation).
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Data file (.csv or .parquet).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// 0/1 treatment column.
+    #[arg(long)]
+    pub treatment: Option<String>,
+    /// Column whose values split the beneficiaries into interventions.
+    #[arg(long)]
+    pub intervention: Option<String>,
+    /// Outcome column (repeat for several).
+    #[arg(long = "outcome")]
+    pub outcomes: Vec<String>,
+    /// Covariate terms, comma-separated (`age,age^2,region,re74==0`).
+    #[arg(long, value_delimiter = ',')]
+    pub covariates: Vec<String>,
+    /// psm (did, sc, sdid: coming).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// att | atc | ate.
+    #[arg(long)]
+    pub estimand: Option<String>,
+    /// logit | score | mahalanobis.
+    #[arg(long)]
+    pub distance: Option<String>,
+    #[arg(long)]
+    pub ratio: Option<usize>,
+    #[arg(long)]
+    pub replace: Option<bool>,
+    /// Caliper in standard deviations of the distance.
+    #[arg(long)]
+    pub caliper: Option<f64>,
+    /// Exact-matching columns, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub exact: Vec<String>,
+    /// largest | smallest | data | random.
+    #[arg(long)]
+    pub order: Option<String>,
+    /// none | both | control | treated.
+    #[arg(long)]
+    pub discard: Option<String>,
+    #[arg(long)]
+    pub bias_adjust: Option<bool>,
+    /// auto | abadie-imbens | cluster-matched-set.
+    #[arg(long)]
+    pub se: Option<String>,
+    #[arg(long)]
+    pub variance_matches: Option<usize>,
+    /// drop | error.
+    #[arg(long)]
+    pub missing: Option<String>,
+    #[arg(long)]
+    pub delimiter: Option<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub ci_level: Option<f64>,
+    /// Suppress results describing fewer units than this (default 10).
+    #[arg(long)]
+    pub min_cell: Option<usize>,
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Write results here (atomically) instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results are identical for any value.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Treat warnings as errors (exit 2).
+    #[arg(long)]
+    pub deny_warnings: bool,
+    /// No warnings on stderr (they stay in the output).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReproduceArgs {
+    /// Config files with [[expect]] blocks.
+    #[arg(required = true)]
+    pub configs: Vec<PathBuf>,
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value_t = 20_000)]
+    pub rows: usize,
+    #[arg(long, default_value_t = crate::plan::DEFAULT_SEED)]
+    pub seed: u64,
+    /// CSV file to write; the truths go to the same path with `.truth.json`.
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+}

@@ -1,0 +1,276 @@
+//! Command handlers: what each subcommand does, on top of the library. Returns exit codes.
+
+use crate::cli::{EstimateArgs, OutputFormat, ReproduceArgs, SimulateArgs};
+use crate::config::{ConfigFile, EvaluationSection, ExpectSection, PsmSection};
+use crate::error::{InputError, exit};
+use crate::plan::{self, RunPlan};
+use crate::report::format::{Format, render};
+use crate::report::{self, Report, ResultRow};
+use std::io::IsTerminal;
+use std::path::Path;
+
+/// Merges command-line flags over the config file (flags win) and plans the run.
+pub fn plan_from_args(args: &EstimateArgs) -> Result<RunPlan, InputError> {
+    let mut config = match &args.config {
+        Some(path) => plan::read_config(path)?,
+        None => ConfigFile::default(),
+    };
+    apply_flags(&mut config, args)?;
+    plan::plan(&config, args.config.as_deref())
+}
+
+fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), InputError> {
+    let data = config.data.get_or_insert_with(Default::default);
+    if let Some(path) = &args.data {
+        // Flags are relative to the working directory, config paths to the config file.
+        let absolute = std::env::current_dir()
+            .map(|d| d.join(path))
+            .unwrap_or_else(|_| path.clone());
+        data.path = Some(absolute.to_string_lossy().into_owned());
+    }
+    set(&mut data.treatment, &args.treatment);
+    set(&mut data.intervention, &args.intervention);
+    set(&mut data.missing, &args.missing);
+    set(&mut data.delimiter, &args.delimiter);
+    set(&mut config.seed, &args.seed);
+    set(&mut config.ci_level, &args.ci_level);
+    set(&mut config.min_cell, &args.min_cell);
+    let flags_describe_evaluation =
+        !args.outcomes.is_empty() || !args.covariates.is_empty() || args.method.is_some();
+    if config.evaluation.is_empty() && flags_describe_evaluation {
+        config.evaluation.push(EvaluationSection {
+            name: Some("evaluation".into()),
+            ..Default::default()
+        });
+    }
+    for evaluation in &mut config.evaluation {
+        if !args.outcomes.is_empty() {
+            evaluation.outcomes = args.outcomes.clone();
+        }
+        if !args.covariates.is_empty() {
+            evaluation.covariates = args.covariates.clone();
+        }
+        set(&mut evaluation.method, &args.method);
+        set(&mut evaluation.estimand, &args.estimand);
+        let psm = evaluation.psm.get_or_insert_with(PsmSection::default);
+        set(&mut psm.distance, &args.distance);
+        set(&mut psm.ratio, &args.ratio);
+        set(&mut psm.replace, &args.replace);
+        set(&mut psm.caliper, &args.caliper);
+        set(&mut psm.order, &args.order);
+        set(&mut psm.discard, &args.discard);
+        set(&mut psm.bias_adjust, &args.bias_adjust);
+        set(&mut psm.se, &args.se);
+        set(&mut psm.variance_matches, &args.variance_matches);
+        if !args.exact.is_empty() {
+            psm.exact = args.exact.clone();
+        }
+    }
+    Ok(())
+}
+
+fn set<T: Clone>(target: &mut Option<T>, flag: &Option<T>) {
+    if let Some(value) = flag {
+        *target = Some(value.clone());
+    }
+}
+
+pub fn configure_threads(threads: Option<usize>) -> usize {
+    let n = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    // A second call (tests running several commands in one process) keeps the first pool.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    n
+}
+
+fn print_warnings(report: &Report, quiet: bool) {
+    if !quiet {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
+pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
+    let plan = plan_from_args(args)?;
+    if let Some(path) = &args.output {
+        report::check_writable(path)?;
+    }
+    let threads = configure_threads(args.threads);
+    let report = crate::run::estimate(&plan, threads)?;
+    print_warnings(&report, args.quiet);
+    if args.deny_warnings && !report.warnings.is_empty() {
+        return Err(InputError::usage(
+            format!(
+                "{} warning(s) and --deny-warnings is set",
+                report.warnings.len()
+            ),
+            "address the warnings above, or drop --deny-warnings",
+        ));
+    }
+    let format = match args.format {
+        Some(OutputFormat::Json) => Format::Json,
+        Some(OutputFormat::Csv) => Format::Csv,
+        Some(OutputFormat::Markdown) => Format::Markdown,
+        Some(OutputFormat::Table) => Format::Table,
+        None if args.output.is_none() && std::io::stdout().is_terminal() => Format::Table,
+        None => Format::Json,
+    };
+    let text = render(&report, format);
+    match &args.output {
+        Some(path) => report::write_atomically(path, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    Ok(exit::OK)
+}
+
+pub fn validate(args: &EstimateArgs) -> Result<u8, InputError> {
+    let plan = plan_from_args(args)?;
+    let table = crate::data::Table::load(&plan.data_path, plan.delimiter)?;
+    let mut warnings = Vec::new();
+    for evaluation in &plan.evaluations {
+        let spec = crate::run::design_spec(&plan, evaluation);
+        let prepared = crate::data::design::prepare(&table, &spec)?;
+        warnings.extend(prepared.warnings);
+        for c in &prepared.comparisons {
+            eprintln!(
+                "ok: evaluation `{}`, intervention `{}`: {} beneficiaries, {} comparison units, {} covariate columns",
+                evaluation.name,
+                c.intervention,
+                c.n_treated(),
+                c.n_control(),
+                c.covariate_names.len()
+            );
+        }
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!(
+        "valid: {} ({} rows)",
+        plan.data_path.display(),
+        table.n_rows()
+    );
+    Ok(exit::OK)
+}
+
+/// One checked expectation.
+struct Check {
+    label: String,
+    expected: f64,
+    obtained: Option<f64>,
+    pass: bool,
+}
+
+fn field(row: &ResultRow, name: &str) -> Option<f64> {
+    match name {
+        "estimate" => row.estimate,
+        "std-error" | "std_error" => row.std_error,
+        "p-value" | "p_value" => row.p_value,
+        "ci-lower" | "ci_lower" => row.ci_lower,
+        "ci-upper" | "ci_upper" => row.ci_upper,
+        "n-treated" | "n_treated" => row.n_treated.map(|v| v as f64),
+        "n-control" | "n_control" => row.n_control.map(|v| v as f64),
+        _ => None,
+    }
+}
+
+fn check(report: &Report, expect: &ExpectSection, config: &Path) -> Result<Check, InputError> {
+    let name = expect.field.clone().unwrap_or_else(|| "estimate".into());
+    let expected = expect
+        .value
+        .or(expect.estimate)
+        .ok_or_else(|| InputError::Config {
+            path: config.to_path_buf(),
+            problem: format!(
+                "[[expect]] for `{}`/`{}` has no expected value",
+                expect.evaluation, expect.outcome
+            ),
+            hint: "add `value = ...` (or `estimate = ...`)".into(),
+        })?;
+    let target = expect.target.clone().unwrap_or_else(|| "overall".into());
+    let row = report.results.iter().find(|r| {
+        r.evaluation == expect.evaluation
+            && r.outcome == expect.outcome
+            && r.target == target
+            && expect
+                .intervention
+                .as_ref()
+                .is_none_or(|i| &r.intervention == i)
+    });
+    let obtained = row.and_then(|r| field(r, &name));
+    let tolerance = expect
+        .tolerance
+        .unwrap_or(0.0)
+        .max(expect.relative_tolerance.unwrap_or(0.0) * expected.abs());
+    let pass = obtained.is_some_and(|o| (o - expected).abs() <= tolerance);
+    Ok(Check {
+        label: format!(
+            "{} / {} / {} / {}",
+            expect.evaluation, expect.outcome, target, name
+        ),
+        expected,
+        obtained,
+        pass,
+    })
+}
+
+pub fn reproduce(args: &ReproduceArgs) -> Result<u8, InputError> {
+    let threads = configure_threads(args.threads);
+    let mut all_pass = true;
+    println!(
+        "{:<60} {:>14} {:>14} {:>12}  result",
+        "check", "expected", "obtained", "difference"
+    );
+    for config in &args.configs {
+        let estimate_args = EstimateArgs {
+            config: Some(config.clone()),
+            ..Default::default()
+        };
+        let plan = plan_from_args(&estimate_args)?;
+        let report = crate::run::estimate(&plan, threads)?;
+        for expect in &plan.expectations {
+            let c = check(&report, expect, config)?;
+            all_pass &= c.pass;
+            let obtained = c
+                .obtained
+                .map_or("missing".to_string(), |o| format!("{o:.4}"));
+            let difference = c
+                .obtained
+                .map_or("–".to_string(), |o| format!("{:.4}", o - c.expected));
+            println!(
+                "{:<60} {:>14.4} {:>14} {:>12}  {}",
+                c.label,
+                c.expected,
+                obtained,
+                difference,
+                if c.pass { "pass" } else { "FAIL" }
+            );
+        }
+    }
+    Ok(if all_pass {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+pub fn simulate(args: &SimulateArgs) -> Result<u8, InputError> {
+    let (records, truth) = crate::simulate::cross_section(args.rows, args.seed);
+    let truth_path = args.output.with_extension("truth.json");
+    report::check_writable(&args.output)?;
+    report::write_atomically(&args.output, &crate::simulate::to_csv(&records))?;
+    let mut text = serde_json::to_string_pretty(&truth).expect("truths serialise");
+    text.push('\n');
+    report::write_atomically(&truth_path, text.as_bytes())?;
+    eprintln!(
+        "wrote {} rows to {} and true effects to {}",
+        args.rows,
+        args.output.display(),
+        truth_path.display()
+    );
+    Ok(exit::OK)
+}

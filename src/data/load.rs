@@ -1,0 +1,305 @@
+//! Reading an extract into a `Table`: columns as plain vectors of optional numbers or text.
+//!
+//! Error messages refer to rows by their 1-based data-row number (the header is not counted) and
+//! never echo a value, because values may identify a person.
+
+use crate::error::{InputError, did_you_mean};
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// A column after loading: numbers (any numeric or boolean dtype) or text.
+#[derive(Debug, Clone)]
+pub enum Column {
+    Numeric(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+}
+
+/// A loaded extract. Holds the polars frame privately; columns are handed out as plain vectors.
+pub struct Table {
+    pub path: PathBuf,
+    pub sha256: String,
+    frame: DataFrame,
+}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("path", &self.path)
+            .field("rows", &self.n_rows())
+            .finish()
+    }
+}
+
+impl Table {
+    /// Loads a `.csv` or `.parquet` file. The SHA-256 of the file's bytes is computed alongside.
+    pub fn load(path: &Path, delimiter: u8) -> Result<Table, InputError> {
+        let unreadable = |reason: String| InputError::Unreadable {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let metadata = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+        if metadata.is_dir() {
+            return Err(unreadable("it is a folder, not a file".into()));
+        }
+        let extension = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let (hash, frame) = rayon::join(
+            || sha256_of_file(path),
+            || match extension.as_str() {
+                "csv" | "txt" | "tsv" => read_csv(path, delimiter),
+                "parquet" | "pq" => read_parquet(path),
+                _ => Err(InputError::Malformed {
+                    path: path.to_path_buf(),
+                    format: "input",
+                    reason: format!("unknown file type `.{extension}`"),
+                    hint: "use a .csv or .parquet file".into(),
+                }),
+            },
+        );
+        let frame = frame?;
+        let sha256 = hash.map_err(|e| unreadable(e.to_string()))?;
+        if frame.height() == 0 {
+            return Err(InputError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Table {
+            path: path.to_path_buf(),
+            sha256,
+            frame,
+        })
+    }
+
+    pub fn n_rows(&self) -> usize {
+        self.frame.height()
+    }
+
+    pub fn column_names(&self) -> Vec<String> {
+        self.frame
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    pub fn has_column(&self, name: &str) -> bool {
+        self.frame.column(name).is_ok()
+    }
+
+    /// The error for a column that is not in the file, with the closest existing name.
+    pub fn missing_column(&self, name: &str) -> InputError {
+        let names = self.column_names();
+        let suggestion = did_you_mean(name, names.iter().map(String::as_str));
+        let mut available = names.join(", ");
+        if available.len() > 400 {
+            available.truncate(400);
+            available.push_str(", …");
+        }
+        InputError::MissingColumn {
+            path: self.path.clone(),
+            column: name.to_string(),
+            suggestion,
+            available,
+        }
+    }
+
+    /// A column as numbers or text, whichever its stored type is.
+    pub fn column(&self, name: &str) -> Result<Column, InputError> {
+        let series = self
+            .frame
+            .column(name)
+            .map_err(|_| self.missing_column(name))?
+            .as_materialized_series()
+            .clone();
+        let dtype = series.dtype().clone();
+        if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
+            let cast = series
+                .cast(&DataType::Float64)
+                .map_err(|e| self.bad_column(name, e))?;
+            let values = cast.f64().map_err(|e| self.bad_column(name, e))?;
+            return Ok(Column::Numeric(
+                values.iter().map(|v| v.filter(|x| !x.is_nan())).collect(),
+            ));
+        }
+        let cast = series
+            .cast(&DataType::String)
+            .map_err(|e| self.bad_column(name, e))?;
+        let values = cast.str().map_err(|e| self.bad_column(name, e))?;
+        Ok(Column::Text(
+            values.iter().map(|v| v.map(str::to_string)).collect(),
+        ))
+    }
+
+    /// A column that must hold numbers. A text column is parsed; the first value that is not a
+    /// number is reported by row (never by value).
+    pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, InputError> {
+        match self.column(name)? {
+            Column::Numeric(values) => Ok(values),
+            Column::Text(values) => values
+                .iter()
+                .enumerate()
+                .map(|(row, value)| match value.as_deref().map(str::trim) {
+                    None | Some("") | Some("NA") => Ok(None),
+                    Some(text) => text.parse::<f64>().map(Some).map_err(|_| InputError::BadValue {
+                        path: self.path.clone(),
+                        column: name.to_string(),
+                        row: row + 1,
+                        problem: "value is not a number".into(),
+                        hint: "fix the value in the extract, or list the column under `categorical` if it is a category".into(),
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    fn bad_column(&self, name: &str, error: PolarsError) -> InputError {
+        InputError::BadColumn {
+            path: self.path.clone(),
+            column: name.to_string(),
+            problem: format!("cannot be read: {error}"),
+            hint: "store the column as numbers or text".into(),
+        }
+    }
+}
+
+fn sha256_of_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_csv(path: &Path, delimiter: u8) -> Result<DataFrame, InputError> {
+    check_csv_structure(path, delimiter)?;
+    let parse = CsvParseOptions::default()
+        .with_separator(delimiter)
+        .with_null_values(Some(NullValues::AllColumnsSingle("NA".into())));
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(None)
+        .with_parse_options(parse)
+        .try_into_reader_with_file_path(Some(path.to_path_buf()))
+        .and_then(|reader| reader.finish())
+        .map_err(|e| InputError::Malformed {
+            path: path.to_path_buf(),
+            format: "CSV",
+            reason: e.to_string(),
+            hint: "check the delimiter (`delimiter` in [data]) and the quoting".into(),
+        })
+}
+
+/// Checks what polars would otherwise accept silently or report without a row number: an empty
+/// file, a header with a single column that looks like another delimiter, rows with a different
+/// number of fields, and unbalanced quotes. One pass of the `csv` crate over byte records.
+fn check_csv_structure(path: &Path, delimiter: u8) -> Result<(), InputError> {
+    let malformed = |reason: String, hint: &str| InputError::Malformed {
+        path: path.to_path_buf(),
+        format: "CSV",
+        reason,
+        hint: hint.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| InputError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let header = reader
+        .byte_headers()
+        .map_err(|e| {
+            malformed(
+                e.to_string(),
+                "the file must be UTF-8 text with a header row",
+            )
+        })?
+        .clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(InputError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    if header.len() == 1 {
+        for (other, name) in [(b';', "semicolon"), (b'\t', "tab"), (b'|', "pipe")] {
+            if other != delimiter && header[0].contains(&other) {
+                return Err(malformed(
+                    format!("the header has one column but contains {name}s"),
+                    &format!(
+                        "the file looks {name}-separated: set `delimiter = \"{}\"` in [data] or pass --delimiter",
+                        if other == b'\t' {
+                            "\\t".to_string()
+                        } else {
+                            (other as char).to_string()
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    let mut record = csv::ByteRecord::new();
+    let mut row = 0usize;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                row += 1;
+                if record.len() != header.len() {
+                    return Err(malformed(
+                        format!(
+                            "data row {row} has {} fields but the header has {}",
+                            record.len(),
+                            header.len()
+                        ),
+                        "every row needs one field per header column; check for a stray delimiter or a missing quote",
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(malformed(
+                    format!("after data row {row}: {e}"),
+                    "check the quoting around that row",
+                ));
+            }
+        }
+    }
+    if row == 0 {
+        return Err(InputError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn read_parquet(path: &Path) -> Result<DataFrame, InputError> {
+    let file = std::fs::File::open(path).map_err(|e| InputError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| InputError::Malformed {
+            path: path.to_path_buf(),
+            format: "Parquet",
+            reason: e.to_string(),
+            hint: "write the file again with a Parquet writer (e.g. polars, pandas or arrow)"
+                .into(),
+        })
+}

@@ -1,0 +1,399 @@
+//! Defaults < config file < command-line flags, turned into one validated `RunPlan`.
+//! Every cross-setting check lives here, so estimators can trust their parameters.
+
+use crate::config::{ConfigFile, EvaluationSection, ExpectSection, PsmSection};
+use crate::data::MissingPolicy;
+use crate::error::InputError;
+use crate::estimators::Estimand;
+use crate::estimators::psm::{Discard, DistanceKind, MatchOrder, PsmParams, PsmVariance};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_SEED: u64 = 20_261_126;
+pub const DEFAULT_CI_LEVEL: f64 = 0.95;
+/// Eurostat's and ACRO's rule of thumb: at least 10 contributing units per published cell.
+pub const DEFAULT_MIN_CELL: usize = 10;
+/// Stata `teffects nnmatch`'s default `vce(robust, nn(2))`.
+pub const DEFAULT_VARIANCE_MATCHES: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub config_path: Option<PathBuf>,
+    pub config_sha256: String,
+    pub data_path: PathBuf,
+    pub delimiter: u8,
+    pub seed: u64,
+    pub ci_level: f64,
+    pub min_cell: usize,
+    pub treatment: String,
+    pub intervention: Option<String>,
+    pub cluster: Option<String>,
+    pub categorical: Vec<String>,
+    pub reference_levels: BTreeMap<String, String>,
+    pub missing: MissingPolicy,
+    pub evaluations: Vec<EvaluationPlan>,
+    pub expectations: Vec<ExpectSection>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvaluationPlan {
+    pub name: String,
+    pub outcomes: Vec<String>,
+    pub covariates: Vec<String>,
+    pub estimand: Estimand,
+    pub psm: PsmParams,
+}
+
+fn config_error(
+    path: &Option<PathBuf>,
+    problem: impl Into<String>,
+    hint: impl Into<String>,
+) -> InputError {
+    match path {
+        Some(p) => InputError::Config {
+            path: p.clone(),
+            problem: problem.into(),
+            hint: hint.into(),
+        },
+        None => InputError::usage(problem, hint),
+    }
+}
+
+fn choice<T: Copy>(
+    path: &Option<PathBuf>,
+    key: &str,
+    value: Option<&str>,
+    default: T,
+    options: &[(&str, T)],
+) -> Result<T, InputError> {
+    match value {
+        None => Ok(default),
+        Some(v) => options
+            .iter()
+            .find(|(name, _)| *name == v)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                config_error(
+                    path,
+                    format!("`{key} = \"{v}\"` is not one of: {}", names.join(", ")),
+                    format!("set `{key}` to one of the listed values"),
+                )
+            }),
+    }
+}
+
+/// Reads and parses a config file (unknown keys are errors).
+pub fn read_config(path: &Path) -> Result<ConfigFile, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|e| InputError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| InputError::Config {
+        path: path.to_path_buf(),
+        problem: e.message().to_string(),
+        hint: location_hint(&text, e.span()),
+    })
+}
+
+fn location_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(range) => {
+            let line = text[..range.start.min(text.len())].matches('\n').count() + 1;
+            format!(
+                "see line {line}; `cominev config init` prints every valid key with its meaning"
+            )
+        }
+        None => "`cominev config init` prints every valid key with its meaning".into(),
+    }
+}
+
+/// Validates a (flag-merged) config into a plan. `config_path` anchors relative paths.
+pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, InputError> {
+    let path = config_path.map(Path::to_path_buf);
+    let data = config.data.clone().unwrap_or_default();
+    let raw_data_path = data.path.clone().ok_or_else(|| {
+        config_error(
+            &path,
+            "no data file given",
+            "set `path` in [data] or pass --data FILE",
+        )
+    })?;
+    let base = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
+    let data_path = base.join(&raw_data_path);
+    let treatment = data.treatment.clone().ok_or_else(|| {
+        config_error(
+            &path,
+            "no treatment column given",
+            "set `treatment` in [data] or pass --treatment COLUMN",
+        )
+    })?;
+    let delimiter = match data.delimiter.as_deref() {
+        None => b',',
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) if d.len() == 1 => d.as_bytes()[0],
+        Some(d) => {
+            return Err(config_error(
+                &path,
+                format!("`delimiter = \"{d}\"` must be one character"),
+                "use e.g. \",\" or \";\"",
+            ));
+        }
+    };
+    let missing = choice(
+        &path,
+        "missing",
+        data.missing.as_deref(),
+        MissingPolicy::Drop,
+        &[
+            ("drop", MissingPolicy::Drop),
+            ("error", MissingPolicy::Error),
+        ],
+    )?;
+    let ci_level = config.ci_level.unwrap_or(DEFAULT_CI_LEVEL);
+    if !(ci_level > 0.0 && ci_level < 1.0) {
+        return Err(config_error(
+            &path,
+            format!("`ci-level = {ci_level}` must be between 0 and 1"),
+            "use e.g. 0.95 for 95% intervals",
+        ));
+    }
+    if config.evaluation.is_empty() {
+        return Err(config_error(
+            &path,
+            "no [[evaluation]] given",
+            "add an [[evaluation]] block, or pass --method, --outcome and --covariates",
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut evaluations = Vec::new();
+    for (index, section) in config.evaluation.iter().enumerate() {
+        let evaluation = plan_evaluation(&path, section, index)?;
+        if !names.insert(evaluation.name.clone()) {
+            return Err(config_error(
+                &path,
+                format!("two evaluations are named `{}`", evaluation.name),
+                "give every [[evaluation]] a unique `name`",
+            ));
+        }
+        evaluations.push(evaluation);
+    }
+    for expect in &config.expect {
+        if !names.contains(&expect.evaluation) {
+            return Err(config_error(
+                &path,
+                format!(
+                    "[[expect]] refers to evaluation `{}`, which does not exist",
+                    expect.evaluation
+                ),
+                "use the `name` of an [[evaluation]]",
+            ));
+        }
+    }
+    let canonical = serde_json::to_string(config).expect("config structs serialise");
+    Ok(RunPlan {
+        config_path: path,
+        config_sha256: crate::data::load::hex(&Sha256::digest(canonical.as_bytes())),
+        data_path,
+        delimiter,
+        seed: config.seed.unwrap_or(DEFAULT_SEED),
+        ci_level,
+        min_cell: config.min_cell.unwrap_or(DEFAULT_MIN_CELL),
+        treatment,
+        intervention: data.intervention.clone(),
+        cluster: data.cluster.clone(),
+        categorical: data.categorical.clone(),
+        reference_levels: data.reference_levels.clone(),
+        missing,
+        evaluations,
+        expectations: config.expect.clone(),
+    })
+}
+
+fn plan_evaluation(
+    path: &Option<PathBuf>,
+    section: &EvaluationSection,
+    index: usize,
+) -> Result<EvaluationPlan, InputError> {
+    let name = section
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("evaluation-{}", index + 1));
+    let method = section.method.as_deref().unwrap_or("psm");
+    match method {
+        "psm" => {}
+        "did" | "sc" | "sdid" => {
+            return Err(config_error(
+                path,
+                format!("evaluation `{name}`: method `{method}` is not available in this version"),
+                "use `method = \"psm\"`; difference-in-differences and synthetic control are being built",
+            ));
+        }
+        other => {
+            return Err(config_error(
+                path,
+                format!("evaluation `{name}`: unknown method `{other}`"),
+                "use one of: psm, did, sc, sdid",
+            ));
+        }
+    }
+    if section.outcomes.is_empty() {
+        return Err(config_error(
+            path,
+            format!("evaluation `{name}` has no outcomes"),
+            "list them in `outcomes = [...]` or pass --outcome",
+        ));
+    }
+    if section.covariates.is_empty() {
+        return Err(config_error(
+            path,
+            format!("evaluation `{name}` has no covariates"),
+            "list them in `covariates = [...]` or pass --covariates",
+        ));
+    }
+    let estimand = choice(
+        path,
+        "estimand",
+        section.estimand.as_deref(),
+        Estimand::Att,
+        &[
+            ("att", Estimand::Att),
+            ("atc", Estimand::Atc),
+            ("ate", Estimand::Ate),
+        ],
+    )?;
+    let psm = plan_psm(
+        path,
+        &name,
+        section.psm.clone().unwrap_or_default(),
+        estimand,
+    )?;
+    Ok(EvaluationPlan {
+        name,
+        outcomes: section.outcomes.clone(),
+        covariates: section.covariates.clone(),
+        estimand,
+        psm,
+    })
+}
+
+fn plan_psm(
+    path: &Option<PathBuf>,
+    name: &str,
+    section: PsmSection,
+    estimand: Estimand,
+) -> Result<PsmParams, InputError> {
+    let refuse = |problem: String, hint: &str| {
+        config_error(
+            path,
+            format!("evaluation `{name}`: {problem}"),
+            hint.to_string(),
+        )
+    };
+    let distance = choice(
+        path,
+        "distance",
+        section.distance.as_deref(),
+        DistanceKind::Logit,
+        &[
+            ("logit", DistanceKind::Logit),
+            ("score", DistanceKind::Score),
+            ("mahalanobis", DistanceKind::Mahalanobis),
+        ],
+    )?;
+    let replace = section.replace.unwrap_or(false);
+    let order = choice(
+        path,
+        "order",
+        section.order.as_deref(),
+        MatchOrder::Largest,
+        &[
+            ("largest", MatchOrder::Largest),
+            ("smallest", MatchOrder::Smallest),
+            ("data", MatchOrder::Data),
+            ("random", MatchOrder::Random),
+        ],
+    )?;
+    let discard = choice(
+        path,
+        "discard",
+        section.discard.as_deref(),
+        Discard::None,
+        &[
+            ("none", Discard::None),
+            ("both", Discard::Both),
+            ("control", Discard::Control),
+            ("treated", Discard::Treated),
+        ],
+    )?;
+    let ratio = section.ratio.unwrap_or(1);
+    if ratio == 0 {
+        return Err(refuse(
+            "`ratio = 0`: each unit needs at least one match".into(),
+            "set `ratio` to 1 or more",
+        ));
+    }
+    if let Some(c) = section.caliper {
+        if !(c > 0.0 && c.is_finite()) {
+            return Err(refuse(
+                format!("`caliper = {c}` must be a positive number of standard deviations"),
+                "use e.g. `caliper = 0.2`, or remove it",
+            ));
+        }
+        if distance == DistanceKind::Mahalanobis {
+            return Err(refuse(
+                "a caliper needs a one-dimensional distance, not `mahalanobis`".into(),
+                "use `distance = \"logit\"` or remove the caliper",
+            ));
+        }
+    }
+    if replace && section.order.is_some() {
+        return Err(refuse(
+            "`order` only applies to matching without replacement".into(),
+            "remove `order`, or set `replace = false`",
+        ));
+    }
+    if !replace && estimand == Estimand::Ate {
+        return Err(refuse(
+            "the ATE needs matching with replacement (both arms are matched to each other)".into(),
+            "set `replace = true`, or use `estimand = \"att\"` or \"atc\"",
+        ));
+    }
+    let bias_adjust = section.bias_adjust.unwrap_or(false);
+    if bias_adjust && !replace {
+        return Err(refuse(
+            "`bias-adjust` is the Abadie-Imbens (2011) correction for matching with replacement"
+                .into(),
+            "set `replace = true`, or turn bias adjustment off",
+        ));
+    }
+    if section.variance_matches.is_some() && !replace {
+        return Err(refuse(
+            "`variance-matches` belongs to the Abadie-Imbens variance, used with replacement"
+                .into(),
+            "remove it, or set `replace = true`",
+        ));
+    }
+    let variance_matches = section.variance_matches.unwrap_or(DEFAULT_VARIANCE_MATCHES);
+    let variance = match (section.se.as_deref().unwrap_or("auto"), replace) {
+        ("auto", true) | ("abadie-imbens", true) => PsmVariance::AbadieImbens { variance_matches },
+        ("auto", false) | ("cluster-matched-set", false) => PsmVariance::MatchedSetCluster,
+        ("abadie-imbens", false) => return Err(refuse("the Abadie-Imbens variance is derived for matching with replacement".into(), "set `replace = true`, or use `se = \"cluster-matched-set\"`")),
+        ("cluster-matched-set", true) => return Err(refuse("with replacement a control can belong to several matched sets, so there are no clusters".into(), "use `se = \"abadie-imbens\"`, or set `replace = false`")),
+        ("bootstrap", true) => return Err(refuse("the naive bootstrap is invalid for nearest-neighbour matching with replacement (Abadie & Imbens 2008)".into(), "use `se = \"abadie-imbens\"`")),
+        ("bootstrap", false) => return Err(refuse("the bootstrap for matching is not available in this version".into(), "use `se = \"cluster-matched-set\"`")),
+        (other, _) => return Err(refuse(format!("`se = \"{other}\"` is not one of: auto, abadie-imbens, cluster-matched-set, bootstrap"), "use `se = \"auto\"`")),
+    };
+    Ok(PsmParams {
+        distance,
+        ratio,
+        replace,
+        caliper: section.caliper,
+        exact: section.exact.clone(),
+        order,
+        discard,
+        bias_adjust,
+        variance,
+    })
+}

@@ -1,0 +1,171 @@
+//! The `estimate` pipeline: plan → data → estimators → inference → report.
+//!
+//! Jobs are (evaluation × intervention); each job matches once and then estimates every outcome.
+//! Jobs run in parallel with rayon and are collected in plan order, so the report is identical for
+//! any number of threads.
+
+use crate::data::{self, DesignSpec, Table};
+use crate::diagnostics;
+use crate::error::InputError;
+use crate::estimators::psm;
+use crate::inference;
+use crate::plan::{EvaluationPlan, RunPlan};
+use crate::report::{BalanceSection, Provenance, Report, ResultRow, Status};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+/// Seed of one job, derived from the run seed and the job's identity (not from its position or
+/// the thread that runs it).
+pub fn derive_seed(seed: u64, parts: &[&str]) -> u64 {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_le_bytes());
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    u64::from_le_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a SHA-256 digest has 32 bytes"),
+    )
+}
+
+pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
+    let table = Table::load(&plan.data_path, plan.delimiter)?;
+    let mut report = Report::new(Provenance::new(plan, &table, threads));
+    for evaluation in &plan.evaluations {
+        let spec = design_spec(plan, evaluation);
+        let prepared = data::design::prepare(&table, &spec)?;
+        report.warnings.extend(prepared.warnings);
+        let outputs: Vec<Result<JobOutput, InputError>> = prepared
+            .comparisons
+            .par_iter()
+            .map(|c| run_psm_job(plan, evaluation, c))
+            .collect();
+        for output in outputs {
+            let output = output?;
+            report.warnings.extend(output.warnings);
+            report.results.extend(output.rows);
+            report.balance.push(output.balance);
+        }
+    }
+    Ok(report)
+}
+
+pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
+    DesignSpec {
+        evaluation: evaluation.name.clone(),
+        treatment: plan.treatment.clone(),
+        intervention: plan.intervention.clone(),
+        outcomes: evaluation.outcomes.clone(),
+        covariates: evaluation.covariates.clone(),
+        exact: evaluation.psm.exact.clone(),
+        cluster: plan.cluster.clone(),
+        categorical: plan.categorical.clone(),
+        reference_levels: plan.reference_levels.clone(),
+        missing: plan.missing,
+    }
+}
+
+struct JobOutput {
+    rows: Vec<ResultRow>,
+    balance: BalanceSection,
+    warnings: Vec<String>,
+}
+
+fn run_psm_job(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    design: &data::CrossSection,
+) -> Result<JobOutput, InputError> {
+    let scope = format!(", intervention `{}`", design.intervention);
+    let as_input_error = |e: psm::PsmError| {
+        let hint = match &e {
+            psm::PsmError::Logit(_) => {
+                "drop or coarsen the covariate named, or check that beneficiaries and comparison units overlap"
+            }
+            psm::PsmError::SingularCovariance => {
+                "remove covariates that are linear combinations of others"
+            }
+            psm::PsmError::NothingMatched(_) => {
+                "widen the caliper, relax `exact`, or set `discard = \"none\"`"
+            }
+            psm::PsmError::Effect(_) => "see the message above",
+        };
+        let message = match &e {
+            psm::PsmError::Logit(l) => name_covariate(l, &design.covariate_names),
+            other => other.to_string(),
+        };
+        InputError::design(&evaluation.name, &scope, message, hint)
+    };
+    let seed = derive_seed(plan.seed, &[&evaluation.name, &design.intervention]);
+    let fit =
+        psm::fit(design, &evaluation.psm, evaluation.estimand, seed).map_err(as_input_error)?;
+    let mut warnings: Vec<String> = fit
+        .warnings
+        .iter()
+        .map(|w| format!("evaluation `{}`{scope}: {w}", evaluation.name))
+        .collect();
+    let mut rows = Vec::new();
+    for (outcome, y) in evaluation.outcomes.iter().zip(&design.outcomes) {
+        let effect = psm::estimate(design, &fit, y, &evaluation.psm).map_err(as_input_error)?;
+        let interval = inference::wald(&effect, plan.ci_level);
+        let mut row = ResultRow::new(
+            &evaluation.name,
+            &design.intervention,
+            outcome,
+            "psm",
+            evaluation.estimand,
+        );
+        row.fill(&effect, &interval, plan.ci_level);
+        row.n_discarded = Some(fit.n_discarded);
+        row.n_unmatched = Some(fit.n_unmatched);
+        if effect.n_treated < plan.min_cell || effect.n_control < plan.min_cell {
+            row.suppress();
+            warnings.push(format!(
+                "evaluation `{}`{scope}, outcome `{outcome}`: result suppressed, fewer than {} units in a group (min-cell)",
+                evaluation.name, plan.min_cell
+            ));
+        }
+        rows.push(row);
+    }
+    let balance_rows = diagnostics::balance(
+        &design.covariate_names,
+        design.x.view(),
+        &design.treated,
+        &fit.weights.weights,
+        evaluation.estimand,
+    );
+    let suppressed = rows.iter().all(|r| r.status == Status::Suppressed);
+    let balance = BalanceSection::new(
+        &evaluation.name,
+        &design.intervention,
+        design,
+        &fit,
+        balance_rows,
+        suppressed,
+    );
+    Ok(JobOutput {
+        rows,
+        balance,
+        warnings,
+    })
+}
+
+/// Logit errors carry a covariate index; the message names the covariate.
+fn name_covariate(error: &psm::logit::LogitError, names: &[String]) -> String {
+    use psm::logit::LogitError;
+    let name = |i: &usize| names.get(*i).cloned().unwrap_or_default();
+    match error {
+        LogitError::CompleteSeparation { column } => format!(
+            "the treatment is perfectly predicted by the covariates (complete separation), most strongly by `{}`",
+            name(column)
+        ),
+        LogitError::NotConverged { iterations, column } => format!(
+            "the propensity model did not converge in {iterations} iterations (quasi-complete separation likely, most strongly by `{}`)",
+            name(column)
+        ),
+        LogitError::Singular => error.to_string(),
+    }
+}

@@ -1,0 +1,199 @@
+//! Synthetic records with known effects: the cross-section of third-country nationals in five
+//! regions of Southern Italy used by `data-samples/`, the tests and the benchmarks.
+//!
+//! Generating process (seeded ChaCha8, so the same seed gives the same file on any machine):
+//! - covariates: region (Campania 30%, Sicilia 26%, Puglia 22%, Calabria 16%, Basilicata 6%),
+//!   age 18–64 (triangular), female (42%), years in Italy (exponential, mean 5, capped at 30),
+//!   education (none 15%, primary 35%, secondary 38%, tertiary 12%), employed before entry
+//!   (logistic in years in Italy and education);
+//! - participation: multinomial logit over comparison / job coaching / Italian course / housing
+//!   support, depending on age, prior employment, years in Italy, sex and region (selection on
+//!   observables only, so matching on these covariates identifies the ATT);
+//! - employment at 12 months: logit index in the covariates, shifted by +0.60 (job coaching),
+//!   +0.30 (language course), +0.15 (housing support) for beneficiaries;
+//! - monthly earnings: employed × wage, wage = 650 + 20·years + education premium + region
+//!   effect + 60 (job coaching) or 40 (language course) + Normal(0, 150), floored at 200.
+//! True effects are the beneficiaries' average of E[Y(1) − Y(0) | x], computed exactly from the
+//! model (not from the drawn outcomes; the floor enters through the truncated-normal mean), and
+//! written to the JSON sidecar.
+
+use crate::estimators::psm::logit::logistic;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub const REGIONS: [(&str, f64, f64); 5] = [
+    // name, population share, employment index shift
+    ("Campania", 0.30, -0.20),
+    ("Sicilia", 0.26, -0.25),
+    ("Puglia", 0.22, 0.00),
+    ("Calabria", 0.16, -0.30),
+    ("Basilicata", 0.06, -0.10),
+];
+pub const EDUCATION: [(&str, f64, f64, f64); 4] = [
+    // level, share, employment index shift, wage premium
+    ("none", 0.15, -0.40, 0.0),
+    ("primary", 0.35, -0.10, 40.0),
+    ("secondary", 0.38, 0.15, 110.0),
+    ("tertiary", 0.12, 0.35, 220.0),
+];
+/// intervention, employment logit shift, wage shift
+pub const INTERVENTIONS: [(&str, f64, f64); 3] = [
+    ("job_coaching", 0.60, 60.0),
+    ("italian_course", 0.30, 40.0),
+    ("housing_support", 0.15, 0.0),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    pub record_no: usize,
+    pub extract_quarter: String,
+    pub region: String,
+    pub age: u32,
+    pub female: u8,
+    pub years_in_italy: f64,
+    pub education: String,
+    pub employed_before: u8,
+    pub treated: u8,
+    pub intervention: String,
+    pub employed_12m: u8,
+    pub monthly_earnings: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Truth {
+    pub seed: u64,
+    pub rows: usize,
+    pub n_beneficiaries: BTreeMap<String, usize>,
+    /// True ATT per intervention and outcome.
+    pub att: BTreeMap<String, BTreeMap<String, f64>>,
+}
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T], share: impl Fn(&T) -> f64) -> &'a T {
+    let u: f64 = rng.random();
+    let mut cumulative = 0.0;
+    for item in items {
+        cumulative += share(item);
+        if u < cumulative {
+            return item;
+        }
+    }
+    items.last().expect("non-empty list")
+}
+
+fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+pub fn cross_section(rows: usize, seed: u64) -> (Vec<Record>, Truth) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut records = Vec::with_capacity(rows);
+    let mut sums: BTreeMap<String, (usize, f64, f64)> = BTreeMap::new();
+    for record_no in 1..=rows {
+        let region = pick(&mut rng, &REGIONS, |r| r.1);
+        let age = 18 + ((rng.random::<f64>() + rng.random::<f64>()) / 2.0 * 47.0) as u32;
+        let female = u8::from(rng.random::<f64>() < 0.42);
+        let years = (-5.0 * rng.random::<f64>().max(1e-12).ln()).min(30.0);
+        let years = (years * 10.0).round() / 10.0;
+        let education = pick(&mut rng, &EDUCATION, |e| e.1);
+        let employed_before =
+            u8::from(rng.random::<f64>() < logistic(-0.8 + 0.08 * years + education.2));
+        let age_c = f64::from(age) - 35.0;
+        let unemployed = f64::from(1 - employed_before);
+        let scores = [
+            -2.3 - 0.02 * age_c + 0.6 * unemployed + if region.0 == "Puglia" { 0.3 } else { 0.0 },
+            -1.8 - 0.15 * years + 0.3 * f64::from(female),
+            -2.6 + 0.5 * unemployed + if region.0 == "Campania" { 0.4 } else { 0.0 },
+        ];
+        let denominator = 1.0 + scores.iter().map(|s| s.exp()).sum::<f64>();
+        let u: f64 = rng.random();
+        let mut cumulative = 1.0 / denominator;
+        let mut chosen: Option<usize> = None;
+        if u >= cumulative {
+            for (k, s) in scores.iter().enumerate() {
+                cumulative += s.exp() / denominator;
+                if u < cumulative || k == scores.len() - 1 {
+                    chosen = Some(k);
+                    break;
+                }
+            }
+        }
+        let index = -0.6 + 0.9 * f64::from(employed_before) + 0.05 * years
+            - 0.02 * age_c
+            - 0.3 * f64::from(female)
+            + education.2
+            + region.2;
+        let mean_wage = 650.0 + 20.0 * years + education.3 + 100.0 * region.2;
+        let (shift, wage_shift) =
+            chosen.map_or((0.0, 0.0), |k| (INTERVENTIONS[k].1, INTERVENTIONS[k].2));
+        let p0 = logistic(index);
+        let p1 = logistic(index + shift);
+        let employed = u8::from(rng.random::<f64>() < if chosen.is_some() { p1 } else { p0 });
+        let wage = (mean_wage + wage_shift + WAGE_SD * standard_normal(&mut rng)).max(WAGE_FLOOR);
+        let earnings = if employed == 1 {
+            (wage * 100.0).round() / 100.0
+        } else {
+            0.0
+        };
+        if let Some(k) = chosen {
+            let entry = sums.entry(INTERVENTIONS[k].0.to_string()).or_default();
+            entry.0 += 1;
+            entry.1 += p1 - p0;
+            entry.2 += p1 * floored_mean(mean_wage + wage_shift) - p0 * floored_mean(mean_wage);
+        }
+        records.push(Record {
+            record_no,
+            extract_quarter: "2025Q4".into(),
+            region: region.0.into(),
+            age,
+            female,
+            years_in_italy: years,
+            education: education.0.into(),
+            employed_before,
+            treated: u8::from(chosen.is_some()),
+            intervention: chosen.map_or(String::new(), |k| INTERVENTIONS[k].0.to_string()),
+            employed_12m: employed,
+            monthly_earnings: earnings,
+        });
+    }
+    let truth = Truth {
+        seed,
+        rows,
+        n_beneficiaries: sums.iter().map(|(k, v)| (k.clone(), v.0)).collect(),
+        att: sums
+            .iter()
+            .map(|(k, (n, employment, earnings))| {
+                let n = *n as f64;
+                let outcomes = BTreeMap::from([
+                    ("employed_12m".to_string(), employment / n),
+                    ("monthly_earnings".to_string(), earnings / n),
+                ]);
+                (k.clone(), outcomes)
+            })
+            .collect(),
+    };
+    (records, truth)
+}
+
+const WAGE_SD: f64 = 150.0;
+const WAGE_FLOOR: f64 = 200.0;
+
+/// E[max(W, floor)] for W ~ Normal(mean, WAGE_SD): the exact expected wage after the floor.
+fn floored_mean(mean: f64) -> f64 {
+    use statrs::distribution::{Continuous, ContinuousCDF, Normal};
+    let normal = Normal::standard();
+    let z = (mean - WAGE_FLOOR) / WAGE_SD;
+    WAGE_FLOOR + (mean - WAGE_FLOOR) * normal.cdf(z) + WAGE_SD * normal.pdf(z)
+}
+
+/// Writes the records as CSV.
+pub fn to_csv(records: &[Record]) -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for r in records {
+        writer.serialize(r).expect("writing to memory cannot fail");
+    }
+    writer.into_inner().expect("flushing memory cannot fail")
+}
