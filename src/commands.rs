@@ -52,6 +52,9 @@ fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), Input
         }
         set(&mut evaluation.method, &args.method);
         set(&mut evaluation.estimand, &args.estimand);
+        if !any_psm_flag(args) {
+            continue;
+        }
         let psm = evaluation.psm.get_or_insert_with(PsmSection::default);
         set(&mut psm.distance, &args.distance);
         set(&mut psm.ratio, &args.ratio);
@@ -67,6 +70,19 @@ fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), Input
         }
     }
     Ok(())
+}
+
+fn any_psm_flag(args: &EstimateArgs) -> bool {
+    args.distance.is_some()
+        || args.ratio.is_some()
+        || args.replace.is_some()
+        || args.caliper.is_some()
+        || args.order.is_some()
+        || args.discard.is_some()
+        || args.bias_adjust.is_some()
+        || args.se.is_some()
+        || args.variance_matches.is_some()
+        || !args.exact.is_empty()
 }
 
 fn set<T: Clone>(target: &mut Option<T>, flag: &Option<T>) {

@@ -54,6 +54,8 @@ pub struct EvaluationSection {
     pub covariates: Vec<String>,
     pub estimand: Option<String>,
     pub psm: Option<PsmSection>,
+    /// Options of `method = "difference-in-means"`.
+    pub difference_in_means: Option<DifferenceInMeansSection>,
     // Families announced in the contract but not built yet: accepted by the parser so that the
     // plan can say "not supported yet" instead of "unknown key".
     pub did: Option<toml::Value>,
@@ -78,6 +80,13 @@ pub struct PsmSection {
     pub se: Option<String>,
     /// Matches used to estimate conditional variances in the Abadie–Imbens SE; 0 = homoskedastic.
     pub variance_matches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DifferenceInMeansSection {
+    /// "unequal" (default, Neyman/Welch) or "pooled" (classical equal-variance).
+    pub se: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

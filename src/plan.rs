@@ -42,7 +42,26 @@ pub struct EvaluationPlan {
     pub outcomes: Vec<String>,
     pub covariates: Vec<String>,
     pub estimand: Estimand,
-    pub psm: PsmParams,
+    pub method: MethodPlan,
+}
+
+#[derive(Debug, Clone)]
+pub enum MethodPlan {
+    Psm(PsmParams),
+    /// Randomised experiment: `pooled` selects the classical equal-variance SE.
+    DifferenceInMeans {
+        pooled: bool,
+    },
+}
+
+impl EvaluationPlan {
+    /// Exact-matching columns (empty for methods without matching).
+    pub fn exact(&self) -> Vec<String> {
+        match &self.method {
+            MethodPlan::Psm(p) => p.exact.clone(),
+            MethodPlan::DifferenceInMeans { .. } => Vec::new(),
+        }
+    }
 }
 
 fn config_error(
@@ -223,6 +242,42 @@ fn plan_evaluation(
     let method = section.method.as_deref().unwrap_or("psm");
     match method {
         "psm" => {}
+        "difference-in-means" => {
+            if !section.covariates.is_empty() || section.psm.is_some() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: a difference in means uses no covariates or matching options"
+                    ),
+                    "remove `covariates` and [evaluation.psm], or use `method = \"psm\"`",
+                ));
+            }
+            if section.outcomes.is_empty() {
+                return Err(config_error(
+                    path,
+                    format!("evaluation `{name}` has no outcomes"),
+                    "list them in `outcomes = [...]` or pass --outcome",
+                ));
+            }
+            let se = section
+                .difference_in_means
+                .as_ref()
+                .and_then(|d| d.se.as_deref());
+            let pooled = choice(
+                path,
+                "se",
+                se,
+                false,
+                &[("unequal", false), ("pooled", true)],
+            )?;
+            return Ok(EvaluationPlan {
+                name,
+                outcomes: section.outcomes.clone(),
+                covariates: Vec::new(),
+                estimand: Estimand::Ate,
+                method: MethodPlan::DifferenceInMeans { pooled },
+            });
+        }
         "did" | "sc" | "sdid" => {
             return Err(config_error(
                 path,
@@ -274,7 +329,7 @@ fn plan_evaluation(
         outcomes: section.outcomes.clone(),
         covariates: section.covariates.clone(),
         estimand,
-        psm,
+        method: MethodPlan::Psm(psm),
     })
 }
 

@@ -9,7 +9,7 @@ use crate::diagnostics;
 use crate::error::InputError;
 use crate::estimators::psm;
 use crate::inference;
-use crate::plan::{EvaluationPlan, RunPlan};
+use crate::plan::{EvaluationPlan, MethodPlan, RunPlan};
 use crate::report::{BalanceSection, Provenance, Report, ResultRow, Status};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -41,13 +41,18 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
         let outputs: Vec<Result<JobOutput, InputError>> = prepared
             .comparisons
             .par_iter()
-            .map(|c| run_psm_job(plan, evaluation, c))
+            .map(|c| match &evaluation.method {
+                MethodPlan::Psm(params) => run_psm_job(plan, evaluation, params, c),
+                MethodPlan::DifferenceInMeans { pooled } => {
+                    run_experiment_job(plan, evaluation, *pooled, c)
+                }
+            })
             .collect();
         for output in outputs {
             let output = output?;
             report.warnings.extend(output.warnings);
             report.results.extend(output.rows);
-            report.balance.push(output.balance);
+            report.balance.extend(output.balance);
         }
     }
     Ok(report)
@@ -60,7 +65,7 @@ pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
         intervention: plan.intervention.clone(),
         outcomes: evaluation.outcomes.clone(),
         covariates: evaluation.covariates.clone(),
-        exact: evaluation.psm.exact.clone(),
+        exact: evaluation.exact(),
         cluster: plan.cluster.clone(),
         categorical: plan.categorical.clone(),
         reference_levels: plan.reference_levels.clone(),
@@ -70,13 +75,78 @@ pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
 
 struct JobOutput {
     rows: Vec<ResultRow>,
-    balance: BalanceSection,
+    balance: Option<BalanceSection>,
     warnings: Vec<String>,
+}
+
+/// Builds the result row for one outcome, applying disclosure control.
+fn result_row(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    design: &data::CrossSection,
+    outcome: &str,
+    method: &str,
+    effect: &crate::estimators::Effect,
+    warnings: &mut Vec<String>,
+) -> ResultRow {
+    let interval = inference::wald(effect, plan.ci_level);
+    let mut row = ResultRow::new(
+        &evaluation.name,
+        &design.intervention,
+        outcome,
+        method,
+        evaluation.estimand,
+    );
+    row.fill(effect, &interval, plan.ci_level);
+    if effect.n_treated < plan.min_cell || effect.n_control < plan.min_cell {
+        row.suppress();
+        warnings.push(format!(
+            "evaluation `{}`, intervention `{}`, outcome `{outcome}`: result suppressed, fewer than {} units in a group (min-cell)",
+            evaluation.name, design.intervention, plan.min_cell
+        ));
+    }
+    row
+}
+
+fn run_experiment_job(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    pooled: bool,
+    design: &data::CrossSection,
+) -> Result<JobOutput, InputError> {
+    let mut warnings = Vec::new();
+    let mut rows = Vec::new();
+    for (outcome, y) in evaluation.outcomes.iter().zip(&design.outcomes) {
+        let effect = crate::estimators::experiment::difference_in_means(y, &design.treated, pooled)
+            .ok_or_else(|| {
+                InputError::design(
+                    &evaluation.name,
+                    &format!(", intervention `{}`", design.intervention),
+                    "each group needs at least two units",
+                    "check the treatment column",
+                )
+            })?;
+        rows.push(result_row(
+            plan,
+            evaluation,
+            design,
+            outcome,
+            "difference-in-means",
+            &effect,
+            &mut warnings,
+        ));
+    }
+    Ok(JobOutput {
+        rows,
+        balance: None,
+        warnings,
+    })
 }
 
 fn run_psm_job(
     plan: &RunPlan,
     evaluation: &EvaluationPlan,
+    params: &psm::PsmParams,
     design: &data::CrossSection,
 ) -> Result<JobOutput, InputError> {
     let scope = format!(", intervention `{}`", design.intervention);
@@ -100,8 +170,7 @@ fn run_psm_job(
         InputError::design(&evaluation.name, &scope, message, hint)
     };
     let seed = derive_seed(plan.seed, &[&evaluation.name, &design.intervention]);
-    let fit =
-        psm::fit(design, &evaluation.psm, evaluation.estimand, seed).map_err(as_input_error)?;
+    let fit = psm::fit(design, params, evaluation.estimand, seed).map_err(as_input_error)?;
     let mut warnings: Vec<String> = fit
         .warnings
         .iter()
@@ -109,24 +178,19 @@ fn run_psm_job(
         .collect();
     let mut rows = Vec::new();
     for (outcome, y) in evaluation.outcomes.iter().zip(&design.outcomes) {
-        let effect = psm::estimate(design, &fit, y, &evaluation.psm).map_err(as_input_error)?;
-        let interval = inference::wald(&effect, plan.ci_level);
-        let mut row = ResultRow::new(
-            &evaluation.name,
-            &design.intervention,
+        let effect = psm::estimate(design, &fit, y, params).map_err(as_input_error)?;
+        let mut row = result_row(
+            plan,
+            evaluation,
+            design,
             outcome,
             "psm",
-            evaluation.estimand,
+            &effect,
+            &mut warnings,
         );
-        row.fill(&effect, &interval, plan.ci_level);
-        row.n_discarded = Some(fit.n_discarded);
-        row.n_unmatched = Some(fit.n_unmatched);
-        if effect.n_treated < plan.min_cell || effect.n_control < plan.min_cell {
-            row.suppress();
-            warnings.push(format!(
-                "evaluation `{}`{scope}, outcome `{outcome}`: result suppressed, fewer than {} units in a group (min-cell)",
-                evaluation.name, plan.min_cell
-            ));
+        if row.status == Status::Ok {
+            row.n_discarded = Some(fit.n_discarded);
+            row.n_unmatched = Some(fit.n_unmatched);
         }
         rows.push(row);
     }
@@ -148,7 +212,7 @@ fn run_psm_job(
     );
     Ok(JobOutput {
         rows,
-        balance,
+        balance: Some(balance),
         warnings,
     })
 }

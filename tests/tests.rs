@@ -1,0 +1,17 @@
+//! cominev's integration tests: one binary, one module per topic (ripgrep's layout).
+
+#[path = "suite/util.rs"]
+mod util;
+
+#[path = "suite/bad_input.rs"]
+mod bad_input;
+#[path = "suite/coverage.rs"]
+mod coverage;
+#[path = "suite/determinism.rs"]
+mod determinism;
+#[path = "suite/published.rs"]
+mod published;
+#[path = "suite/r_matching.rs"]
+mod r_matching;
+#[path = "suite/r_matchit.rs"]
+mod r_matchit;
