@@ -395,6 +395,13 @@ fn expand_term(
             let column = table.column(c)?;
             let declared = spec.categorical.iter().any(|k| k == c);
             match column {
+                // A mostly numeric column with a stray text value is a data error, not a category.
+                Column::Text(values) if !declared && mostly_numeric(&values) => {
+                    vec![Expanded {
+                        name: c.clone(),
+                        values: table.numeric(c)?,
+                    }]
+                }
                 Column::Text(values) => one_hot(table, spec, c, values)?,
                 Column::Numeric(values) if declared => one_hot(
                     table,
@@ -447,6 +454,16 @@ fn expand_term(
             }]
         }
     })
+}
+
+/// Most non-missing values parse as numbers.
+fn mostly_numeric(values: &[Option<String>]) -> bool {
+    let present: Vec<&String> = values.iter().flatten().collect();
+    let numeric = present
+        .iter()
+        .filter(|v| v.trim().parse::<f64>().is_ok())
+        .count();
+    !present.is_empty() && numeric * 2 > present.len()
 }
 
 fn one_hot(
