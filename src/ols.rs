@@ -20,6 +20,18 @@ pub struct WlsFit {
 /// Fits y = b0 + x b by weighted least squares over the rows with positive weight.
 /// `None` when the design is singular on those rows.
 pub fn fit(x: ArrayView2<f64>, y: &[f64], w: &[f64]) -> Option<WlsFit> {
+    fit_with(x, y, w, false)
+}
+
+/// As `fit`, but a collinear design gets a tiny ridge (1.49e-8 × the mean diagonal of the
+/// standardised normal equations) instead of failing: R Matching's rule for its bias-adjustment
+/// regressions, where only fitted differences matter and collinear dummies are common among the
+/// few units used as matches.
+pub fn fit_with_ridge_fallback(x: ArrayView2<f64>, y: &[f64], w: &[f64]) -> Option<WlsFit> {
+    fit_with(x, y, w, true)
+}
+
+fn fit_with(x: ArrayView2<f64>, y: &[f64], w: &[f64], ridge_fallback: bool) -> Option<WlsFit> {
     let n = x.nrows();
     let p = x.ncols();
     let k = p + 1;
@@ -30,6 +42,9 @@ pub fn fit(x: ArrayView2<f64>, y: &[f64], w: &[f64]) -> Option<WlsFit> {
     // Centre and scale with weighted moments for conditioning.
     let mut mean = vec![0.0; p];
     let mut scale = vec![1.0; p];
+    // Columns constant on the used rows get coefficient 0 instead of making the system singular
+    // (R's lm reports NA; R Matching's bias adjustment adds a ridge with the same limit).
+    let mut constant = vec![false; p];
     for j in 0..p {
         mean[j] = (0..n)
             .filter(|&i| w[i] > 0.0)
@@ -41,14 +56,22 @@ pub fn fit(x: ArrayView2<f64>, y: &[f64], w: &[f64]) -> Option<WlsFit> {
             .map(|i| w[i] * (x[[i, j]] - mean[j]).powi(2))
             .sum::<f64>()
             / total;
-        if var > 0.0 {
+        if var > 1e-24 * mean[j].powi(2).max(1.0) {
             scale[j] = var.sqrt();
+        } else {
+            constant[j] = true;
         }
     }
     let row = |i: usize| -> Vec<f64> {
         let mut r = Vec::with_capacity(k);
         r.push(1.0);
-        r.extend((0..p).map(|j| (x[[i, j]] - mean[j]) / scale[j]));
+        r.extend((0..p).map(|j| {
+            if constant[j] {
+                0.0
+            } else {
+                (x[[i, j]] - mean[j]) / scale[j]
+            }
+        }));
         r
     };
     let mut xtx = Array2::<f64>::zeros((k, k));
@@ -67,7 +90,20 @@ pub fn fit(x: ArrayView2<f64>, y: &[f64], w: &[f64]) -> Option<WlsFit> {
             xtx[[b, a]] = xtx[[a, b]];
         }
     }
-    let l = cholesky(xtx.view())?;
+    for j in (0..p).filter(|&j| constant[j]) {
+        xtx[[j + 1, j + 1]] = 1.0;
+    }
+    let l = match cholesky(xtx.view()) {
+        Some(l) => l,
+        None if ridge_fallback => {
+            let ridge = 1.49e-8 * xtx.diag().sum() / k as f64;
+            for j in 0..k {
+                xtx[[j, j]] += ridge;
+            }
+            cholesky(xtx.view())?
+        }
+        None => return None,
+    };
     let g = cholesky_solve(l.view(), xty.view());
     let bread_std = inverse_spd(xtx.view())?;
     // Map back to the original scale: b_j = g_j / s_j, b_0 = g_0 − Σ g_j m_j / s_j.

@@ -42,3 +42,8 @@ pub fn assert_relative(label: &str, obtained: f64, expected: f64, tolerance: f64
         "{label}: obtained {obtained}, expected {expected}, relative difference {difference:e} > {tolerance:e}"
     );
 }
+
+pub fn reference_path(path: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).expect("file is committed");
+    serde_json::from_str(&text).expect("file is JSON")
+}

@@ -72,7 +72,8 @@ pub fn abadie_imbens(
             let w: Vec<f64> = (0..n)
                 .map(|j| if treated[j] == arm { k[j] } else { 0.0 })
                 .collect();
-            let fit = ols::fit(z, y, &w).ok_or(EffectError::SingularBiasRegression)?;
+            let fit = ols::fit_with_ridge_fallback(z, y, &w)
+                .ok_or(EffectError::SingularBiasRegression)?;
             slopes[usize::from(arm)] = Some(fit.coefficients.iter().skip(1).copied().collect());
         }
     }
