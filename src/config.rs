@@ -76,6 +76,8 @@ pub struct PsmSection {
     pub order: Option<String>,
     pub discard: Option<String>,
     pub bias_adjust: Option<bool>,
+    /// With replacement: keep all candidates tied with the k-th nearest (default) or exactly k.
+    pub ties: Option<bool>,
     /// "auto" (default), "abadie-imbens", "abadie-imbens-2016", "cluster-matched-set", "bootstrap".
     pub se: Option<String>,
     /// Matches used to estimate conditional variances in the Abadie–Imbens SE; 0 = homoskedastic.

@@ -358,11 +358,18 @@ fn plan_psm(
         ],
     )?;
     let replace = section.replace.unwrap_or(false);
+    // MatchIt 4.7's defaults: data order for Mahalanobis, largest score first for the ATT,
+    // smallest first for the ATC.
+    let default_order = match (distance, estimand) {
+        (DistanceKind::Mahalanobis, _) => MatchOrder::Data,
+        (_, Estimand::Atc) => MatchOrder::Smallest,
+        _ => MatchOrder::Largest,
+    };
     let order = choice(
         path,
         "order",
         section.order.as_deref(),
-        MatchOrder::Largest,
+        default_order,
         &[
             ("largest", MatchOrder::Largest),
             ("smallest", MatchOrder::Smallest),
@@ -430,6 +437,12 @@ fn plan_psm(
             "remove it, or set `replace = true`",
         ));
     }
+    if section.ties.is_some() && !replace {
+        return Err(refuse(
+            "`ties` applies to matching with replacement; without replacement each unit takes exactly `ratio` matches".into(),
+            "remove `ties`, or set `replace = true`",
+        ));
+    }
     let variance_matches = section.variance_matches.unwrap_or(DEFAULT_VARIANCE_MATCHES);
     let variance = match (section.se.as_deref().unwrap_or("auto"), replace) {
         ("auto", true) | ("abadie-imbens", true) => PsmVariance::AbadieImbens { variance_matches },
@@ -450,5 +463,6 @@ fn plan_psm(
         discard,
         bias_adjust,
         variance,
+        ties: section.ties.unwrap_or(true),
     })
 }

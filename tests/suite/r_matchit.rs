@@ -123,3 +123,26 @@ fn k_exact_within_strata() {
         "att",
     );
 }
+
+/// MatchIt's `replace = TRUE, ratio = 3` takes exactly three controls per treated unit (no ties):
+/// our `ties = false`. MatchIt gives no SE here, so only the estimate and counts are compared.
+#[test]
+fn f_three_to_one_with_replacement() {
+    check(
+        "f",
+        "distance = \"score\"\nreplace = true\nratio = 3\nties = false",
+        "att",
+    );
+}
+
+#[test]
+fn i_atc() {
+    check("i", "distance = \"score\"\nreplace = false", "atc");
+}
+
+/// Mahalanobis distance without replacement: MatchIt's pooled within-group covariance and its
+/// default data order.
+#[test]
+fn j_mahalanobis() {
+    check("j", "distance = \"mahalanobis\"\nreplace = false", "att");
+}

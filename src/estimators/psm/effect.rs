@@ -177,7 +177,8 @@ fn conditional_variances(
         }
         let pools = Pools::new(geometry.treated, geometry.eligible, geometry.strata, arm);
         // Ask for one more neighbour and drop the unit itself (it is at distance 0 in its own pool).
-        let own = match_with_replacement(geometry.metric, &focal, &pools, j_matches + 1, None);
+        let own =
+            match_with_replacement(geometry.metric, &focal, &pools, j_matches + 1, None, true);
         for (&i, neighbours) in own.focal.iter().zip(&own.matches) {
             let others = without_self(i, neighbours, geometry, j_matches);
             let values: Vec<f64> = std::iter::once(y[i])

@@ -232,6 +232,7 @@ pub fn match_with_replacement(
     pools: &Pools,
     k: usize,
     caliper: Option<f64>,
+    ties: bool,
 ) -> MatchedSets {
     let sorted_pools: Option<BTreeMap<u32, Vec<(f64, usize)>>> = match metric {
         Metric::Scalar(z) => Some(
@@ -252,7 +253,11 @@ pub fn match_with_replacement(
         .map(|&i| match (&sorted_pools, metric) {
             (Some(sorted), Metric::Scalar(z)) => {
                 let pool = sorted.get(&pools.stratum[i]).map_or(&[][..], Vec::as_slice);
-                nearest_scalar_with_ties(pool, z[i], k, caliper)
+                if ties {
+                    nearest_scalar_with_ties(pool, z[i], k, caliper)
+                } else {
+                    nearest_scalar_exactly_k(pool, z[i], i, k, caliper)
+                }
             }
             _ => nearest_brute_with_ties(metric, i, pools.of(i), k, caliper),
         })
@@ -320,6 +325,45 @@ fn nearest_scalar_with_ties(
         // Some of the k nearest lie outside the caliper: keep only what is inside it, and if
         // nothing is, the unit is unmatched.
         return nearest_within_caliper(pool, z, k, caliper.unwrap_or(f64::INFINITY));
+    }
+    matched.sort_unstable();
+    matched
+}
+
+/// Exactly the k nearest (MatchIt's `replace = TRUE`): walking outwards from the focal unit's place
+/// in the (distance, data order) ordering, the candidate below wins an exact tie.
+fn nearest_scalar_exactly_k(
+    pool: &[(f64, usize)],
+    z: f64,
+    focal: usize,
+    k: usize,
+    caliper: Option<f64>,
+) -> Vec<usize> {
+    let start = pool.partition_point(|&(v, j)| v < z || (v == z && j < focal));
+    let (mut left, mut right) = (start, start);
+    let mut matched = Vec::with_capacity(k);
+    while matched.len() < k {
+        let dl = (left > 0).then(|| z - pool[left - 1].0);
+        let dr = (right < pool.len()).then(|| pool[right].0 - z);
+        let (distance, unit) = match (dl, dr) {
+            (Some(a), Some(b)) if b < a => {
+                right += 1;
+                (b, pool[right - 1].1)
+            }
+            (Some(a), _) => {
+                left -= 1;
+                (a, pool[left].1)
+            }
+            (None, Some(b)) => {
+                right += 1;
+                (b, pool[right - 1].1)
+            }
+            (None, None) => break,
+        };
+        if caliper.is_some_and(|c| distance > c) {
+            break;
+        }
+        matched.push(unit);
     }
     matched.sort_unstable();
     matched
@@ -632,7 +676,7 @@ mod tests {
         let z = vec![0.5, 0.4, 0.6, 0.9];
         let treated = [true, false, false, false];
         let pools = Pools::new(&treated, &[true; 4], None, false);
-        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None);
+        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None, true);
         assert_eq!(sets.matches[0], vec![1, 2]);
     }
 
@@ -665,7 +709,7 @@ mod tests {
         let treated = [true, false, false];
         let strata = [1, 2, 1];
         let pools = Pools::new(&treated, &[true; 3], Some(&strata), false);
-        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None);
+        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None, true);
         assert_eq!(sets.matches[0], vec![2]);
     }
 }

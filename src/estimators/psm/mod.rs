@@ -56,6 +56,9 @@ pub struct PsmParams {
     pub discard: Discard,
     pub bias_adjust: bool,
     pub variance: PsmVariance,
+    /// With replacement: keep every candidate tied with the k-th nearest (R Matching) or exactly k
+    /// (MatchIt).
+    pub ties: bool,
 }
 
 /// A fitted matching design: propensity model, eligibility, matched sets and unit weights.
@@ -139,6 +142,7 @@ pub fn fit(
                     &pools,
                     params.ratio,
                     params.caliper,
+                    params.ties,
                 )
             } else {
                 let order = matching::visiting_order(&focal, &logit.fitted, params.order, seed);
