@@ -108,6 +108,9 @@ pub struct EstimateArgs {
     pub discard: Option<String>,
     #[arg(long)]
     pub bias_adjust: Option<bool>,
+    /// With replacement: keep all ties with the k-th match (true) or exactly k (false).
+    #[arg(long)]
+    pub ties: Option<bool>,
     /// auto | abadie-imbens | cluster-matched-set.
     #[arg(long)]
     pub se: Option<String>,
@@ -140,6 +143,9 @@ pub struct EstimateArgs {
     /// No warnings on stderr (they stay in the output).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Stage timings and detail on stderr.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -63,6 +63,7 @@ fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), Input
         set(&mut psm.order, &args.order);
         set(&mut psm.discard, &args.discard);
         set(&mut psm.bias_adjust, &args.bias_adjust);
+        set(&mut psm.ties, &args.ties);
         set(&mut psm.se, &args.se);
         set(&mut psm.variance_matches, &args.variance_matches);
         if !args.exact.is_empty() {
@@ -80,6 +81,7 @@ fn any_psm_flag(args: &EstimateArgs) -> bool {
         || args.order.is_some()
         || args.discard.is_some()
         || args.bias_adjust.is_some()
+        || args.ties.is_some()
         || args.se.is_some()
         || args.variance_matches.is_some()
         || !args.exact.is_empty()
@@ -111,6 +113,7 @@ fn print_warnings(report: &Report, quiet: bool) {
 }
 
 pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
+    crate::run::VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
     let plan = plan_from_args(args)?;
     if let Some(path) = &args.output {
         report::check_writable(path)?;

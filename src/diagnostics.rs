@@ -122,9 +122,10 @@ pub fn balance(
     weights: &[f64],
     estimand: Estimand,
 ) -> Vec<BalanceRow> {
+    use rayon::prelude::*;
     let ones = vec![1.0; treated.len()];
     names
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(j, name)| {
             let column: Vec<f64> = x.column(j).to_vec();

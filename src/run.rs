@@ -31,12 +31,24 @@ pub fn derive_seed(seed: u64, parts: &[&str]) -> u64 {
     )
 }
 
+/// `-v`: stage timings on stderr.
+pub static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn trace(stage: &str, since: std::time::Instant) {
+    if VERBOSE.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("[{:>8.3} s] {stage}", since.elapsed().as_secs_f64());
+    }
+}
+
 pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
+    let started = std::time::Instant::now();
     let table = Table::load(&plan.data_path, plan.delimiter)?;
+    trace("loaded and hashed the data", started);
     let mut report = Report::new(Provenance::new(plan, &table, threads));
     for evaluation in &plan.evaluations {
         let spec = design_spec(plan, evaluation);
         let prepared = data::design::prepare(&table, &spec)?;
+        trace("built the design matrices", started);
         report.warnings.extend(prepared.warnings);
         let outputs: Vec<Result<JobOutput, InputError>> = prepared
             .comparisons
@@ -48,6 +60,7 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
                 }
             })
             .collect();
+        trace("estimated", started);
         for output in outputs {
             let output = output?;
             report.warnings.extend(output.warnings);
@@ -170,7 +183,9 @@ fn run_psm_job(
         InputError::design(&evaluation.name, &scope, message, hint)
     };
     let seed = derive_seed(plan.seed, &[&evaluation.name, &design.intervention]);
+    let job_started = std::time::Instant::now();
     let fit = psm::fit(design, params, evaluation.estimand, seed).map_err(as_input_error)?;
+    trace("  propensity model and matching", job_started);
     let mut warnings: Vec<String> = fit
         .warnings
         .iter()

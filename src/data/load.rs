@@ -47,19 +47,25 @@ impl Table {
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let (hash, frame) = rayon::join(
-            || sha256_of_file(path),
-            || match extension.as_str() {
-                "csv" | "txt" | "tsv" => read_csv(path, delimiter),
-                "parquet" | "pq" => read_parquet(path),
-                _ => Err(InputError::Malformed {
+        let (hash, frame) = match extension.as_str() {
+            "csv" | "txt" | "tsv" => {
+                let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+                let (hash, frame) = rayon::join(
+                    || Ok(sha256_of_bytes(&bytes)),
+                    || read_csv(path, &bytes, delimiter),
+                );
+                (hash, frame)
+            }
+            "parquet" | "pq" => rayon::join(|| sha256_of_file(path), || read_parquet(path)),
+            _ => {
+                return Err(InputError::Malformed {
                     path: path.to_path_buf(),
                     format: "input",
                     reason: format!("unknown file type `.{extension}`"),
                     hint: "use a .csv or .parquet file".into(),
-                }),
-            },
-        );
+                });
+            }
+        };
         let frame = frame?;
         let sha256 = hash.map_err(|e| unreadable(e.to_string()))?;
         if frame.height() == 0 {
@@ -166,6 +172,10 @@ impl Table {
     }
 }
 
+fn sha256_of_bytes(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 fn sha256_of_file(path: &Path) -> std::io::Result<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
@@ -185,23 +195,75 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn read_csv(path: &Path, delimiter: u8) -> Result<DataFrame, InputError> {
-    check_csv_structure(path, delimiter)?;
-    let parse = CsvParseOptions::default()
-        .with_separator(delimiter)
-        .with_null_values(Some(NullValues::AllColumnsSingle("NA".into())));
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(None)
-        .with_parse_options(parse)
-        .try_into_reader_with_file_path(Some(path.to_path_buf()))
-        .and_then(|reader| reader.finish())
+/// Rows polars looks at to infer column types. A later value that does not fit the inferred type
+/// makes polars fail; we then re-read every column as text, so the value's row can be named.
+const INFER_SCHEMA_ROWS: usize = 10_000;
+
+fn read_csv(path: &Path, bytes: &[u8], delimiter: u8) -> Result<DataFrame, InputError> {
+    if !structure_looks_fine(bytes, delimiter) {
+        check_csv_structure(path, delimiter)?;
+    }
+    let parse = |infer: usize| {
+        let options = CsvParseOptions::default()
+            .with_separator(delimiter)
+            .with_null_values(Some(NullValues::AllColumnsSingle("NA".into())));
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(Some(infer))
+            .with_parse_options(options)
+            .into_reader_with_file_handle(std::io::Cursor::new(bytes))
+            .finish()
+    };
+    parse(INFER_SCHEMA_ROWS)
+        .or_else(|_| parse(0))
         .map_err(|e| InputError::Malformed {
             path: path.to_path_buf(),
             format: "CSV",
             reason: e.to_string(),
             hint: "check the delimiter (`delimiter` in [data]) and the quoting".into(),
         })
+}
+
+/// Fast pass over the bytes: every non-empty line has as many fields as the header and quotes are
+/// balanced. `false` sends us to the `csv` crate's slower check, which names the row.
+fn structure_looks_fine(bytes: &[u8], delimiter: u8) -> bool {
+    let mut expected: Option<usize> = None;
+    let mut fields = 1usize;
+    let mut in_quotes = false;
+    let mut line_has_content = false;
+    let mut data_rows = 0usize;
+    for &b in bytes {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+            line_has_content = true;
+        } else if in_quotes {
+            continue;
+        } else if b == delimiter {
+            fields += 1;
+            line_has_content = true;
+        } else if b == b'\n' {
+            if line_has_content {
+                match expected {
+                    None => expected = Some(fields),
+                    Some(n) if n != fields => return false,
+                    Some(_) => data_rows += 1,
+                }
+            }
+            fields = 1;
+            line_has_content = false;
+        } else if b != b'\r' {
+            line_has_content = true;
+        }
+    }
+    if line_has_content {
+        match expected {
+            None => return false,
+            Some(n) if n != fields => return false,
+            Some(_) => data_rows += 1,
+        }
+    }
+    // A single-column header may be a wrong delimiter: let the detailed check decide.
+    !in_quotes && data_rows > 0 && expected.is_some_and(|n| n > 1)
 }
 
 /// Checks what polars would otherwise accept silently or report without a row number: an empty

@@ -45,6 +45,7 @@ pub fn abadie_imbens(
     geometry: &Geometry,
     bias_covariates: Option<ArrayView2<f64>>,
     variance_matches: usize,
+    ties: bool,
 ) -> Result<Effect, EffectError> {
     let n = y.len();
     let treated = geometry.treated;
@@ -122,7 +123,7 @@ pub fn abadie_imbens(
             .sum();
         vec![0.5 * spread / total_weight; n]
     } else {
-        conditional_variances(y, geometry, &k, is_ate, variance_matches)
+        conditional_variances(y, geometry, &k, is_ate, variance_matches, ties)
     };
     let heterogeneity: f64 = unit_tau.iter().map(|t| (t - estimate).powi(2)).sum();
     let reuse: f64 = (0..n)
@@ -160,6 +161,7 @@ fn conditional_variances(
     k: &[f64],
     all: bool,
     j_matches: usize,
+    ties: bool,
 ) -> Vec<f64> {
     let n = y.len();
     let needed: Vec<usize> = (0..n)
@@ -178,9 +180,9 @@ fn conditional_variances(
         let pools = Pools::new(geometry.treated, geometry.eligible, geometry.strata, arm);
         // Ask for one more neighbour and drop the unit itself (it is at distance 0 in its own pool).
         let own =
-            match_with_replacement(geometry.metric, &focal, &pools, j_matches + 1, None, true);
+            match_with_replacement(geometry.metric, &focal, &pools, j_matches + 1, None, ties);
         for (&i, neighbours) in own.focal.iter().zip(&own.matches) {
-            let others = without_self(i, neighbours, geometry, j_matches);
+            let others = without_self(i, neighbours, geometry, j_matches, ties);
             let values: Vec<f64> = std::iter::once(y[i])
                 .chain(others.iter().map(|&j| y[j]))
                 .collect();
@@ -197,25 +199,25 @@ fn without_self(
     neighbours: &[usize],
     geometry: &Geometry,
     j_matches: usize,
+    ties: bool,
 ) -> Vec<usize> {
-    let pool: Vec<usize> = neighbours.iter().copied().filter(|&j| j != i).collect();
+    let mut pool: Vec<(f64, usize)> = neighbours
+        .iter()
+        .filter(|&&j| j != i)
+        .map(|&j| (squared(geometry.metric, i, j), j))
+        .collect();
     if pool.len() <= j_matches {
-        return pool;
+        return pool.into_iter().map(|(_, j)| j).collect();
     }
-    let mut d: Vec<f64> = pool
-        .iter()
-        .map(|&j| squared(geometry.metric, i, j))
-        .collect();
-    let mut sorted = d.clone();
-    sorted.sort_by(f64::total_cmp);
-    let threshold = sorted[j_matches - 1] + super::matching::TIE_TOLERANCE;
-    let kept: Vec<usize> = pool
-        .iter()
-        .zip(d.iter_mut())
-        .filter(|(_, dj)| **dj <= threshold)
-        .map(|(j, _)| *j)
-        .collect();
-    kept
+    pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    if !ties {
+        return pool.into_iter().take(j_matches).map(|(_, j)| j).collect();
+    }
+    let threshold = pool[j_matches - 1].0 + super::matching::TIE_TOLERANCE;
+    pool.into_iter()
+        .filter(|(d, _)| *d <= threshold)
+        .map(|(_, j)| j)
+        .collect()
 }
 
 fn squared(metric: &Metric, i: usize, j: usize) -> f64 {

@@ -92,6 +92,11 @@ struct Pass {
 
 fn evaluate(z: &Array2<f64>, y: &[f64], beta: &Array1<f64>) -> Pass {
     let k = beta.len();
+    let p = k - 1;
+    let rows = z
+        .as_slice()
+        .expect("standardised design is in standard layout");
+    let beta = beta.as_slice().expect("coefficients are contiguous");
     let empty = || Pass {
         gradient: Array1::zeros(k),
         information: Array2::zeros((k, k)),
@@ -100,27 +105,34 @@ fn evaluate(z: &Array2<f64>, y: &[f64], beta: &Array1<f64>) -> Pass {
     chunked_reduce(
         z.nrows(),
         |range| {
-            let mut pass = empty();
-            let mut row_x = vec![0.0; k];
+            // Accumulate into flat buffers (lower triangle) to keep the inner loop free of
+            // bounds checks; 1M rows × 8 covariates is a few hundred million multiply-adds.
+            let mut gradient = vec![0.0; k];
+            let mut information = vec![0.0; k * k];
+            let mut deviance = 0.0;
+            let mut x = vec![0.0; k];
+            x[0] = 1.0;
             for i in range {
-                row_x[0] = 1.0;
-                for j in 1..k {
-                    row_x[j] = z[[i, j - 1]];
-                }
-                let eta: f64 = row_x.iter().zip(beta.iter()).map(|(a, b)| a * b).sum();
-                let p = logistic(eta);
-                let w = p * (1.0 - p);
-                let residual = y[i] - p;
-                pass.deviance -= 2.0 * log_likelihood_term(y[i], eta);
+                x[1..].copy_from_slice(&rows[i * p..(i + 1) * p]);
+                let eta: f64 = x.iter().zip(beta).map(|(a, b)| a * b).sum();
+                let probability = logistic(eta);
+                let w = probability * (1.0 - probability);
+                let residual = y[i] - probability;
+                deviance -= 2.0 * log_likelihood_term(y[i], eta);
                 for a in 0..k {
-                    pass.gradient[a] += row_x[a] * residual;
-                    let wa = w * row_x[a];
-                    for b in 0..=a {
-                        pass.information[[a, b]] += wa * row_x[b];
+                    gradient[a] += x[a] * residual;
+                    let wa = w * x[a];
+                    let row = &mut information[a * k..a * k + a + 1];
+                    for (cell, xb) in row.iter_mut().zip(&x[..=a]) {
+                        *cell += wa * xb;
                     }
                 }
             }
-            pass
+            Pass {
+                gradient: Array1::from(gradient),
+                information: Array2::from_shape_vec((k, k), information).expect("k × k buffer"),
+                deviance,
+            }
         },
         empty(),
         |mut acc, part| {
@@ -186,6 +198,11 @@ pub fn fit(x: ArrayView2<f64>, y: &[f64]) -> Result<LogitFit, LogitError> {
     let z = &standardised.z;
     let k = x.ncols() + 1;
     let mut beta = Array1::<f64>::zeros(k);
+    // Start at the marginal log-odds: one Newton step fewer than starting at zero.
+    let share = y.iter().sum::<f64>() / y.len().max(1) as f64;
+    if share > 0.0 && share < 1.0 {
+        beta[0] = (share / (1.0 - share)).ln();
+    }
     let mut pass = evaluate(z, y, &beta);
     let mut converged = false;
     let mut iterations = 0;

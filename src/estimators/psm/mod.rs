@@ -225,6 +225,7 @@ pub fn estimate(
                 &geometry,
                 bias,
                 variance_matches,
+                params.ties,
             )?)
         }
         PsmVariance::MatchedSetCluster => {
