@@ -50,35 +50,61 @@ fn weighted_mean_var(values: &[f64], weights: &[f64]) -> (f64, f64) {
     )
 }
 
-fn ecdf_max(t: &[(f64, f64)], c: &[(f64, f64)]) -> f64 {
-    let mut all: Vec<(f64, bool, f64)> = t
+/// Weighted mean and variance of one arm.
+fn moments(values: &[f64], treated: &[bool], weights: &[f64], arm: bool) -> (f64, f64) {
+    let (v, w): (Vec<f64>, Vec<f64>) = values
         .iter()
-        .map(|&(v, w)| (v, true, w))
-        .chain(c.iter().map(|&(v, w)| (v, false, w)))
-        .filter(|x| x.2 > 0.0)
+        .zip(treated)
+        .zip(weights)
+        .filter(|((_, t), w)| **t == arm && **w > 0.0)
+        .map(|((v, _), w)| (*v, *w))
+        .unzip();
+    weighted_mean_var(&v, &w)
+}
+
+/// Largest gap between the weighted eCDFs of the arms, for two weightings at once (before and
+/// after matching) from one sort of the column.
+fn ecdf_max_pair(values: &[f64], treated: &[bool], before: &[f64], after: &[f64]) -> (f64, f64) {
+    // Sort packed records rather than indices: the pass below then reads memory in order.
+    let mut records: Vec<(f64, f64, f64, bool)> = (0..values.len())
+        .map(|i| (values[i], before[i], after[i], treated[i]))
         .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total_t: f64 = t.iter().map(|x| x.1).sum();
-    let total_c: f64 = c.iter().map(|x| x.1).sum();
-    if total_t <= 0.0 || total_c <= 0.0 {
-        return f64::NAN;
-    }
-    let (mut ft, mut fc, mut best) = (0.0, 0.0, 0.0_f64);
+    records.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let totals = |w: &[f64], arm: bool| -> f64 {
+        w.iter()
+            .zip(treated)
+            .filter(|(_, t)| **t == arm)
+            .map(|(w, _)| *w)
+            .sum()
+    };
+    let (bt, bc, at, ac) = (
+        totals(before, true),
+        totals(before, false),
+        totals(after, true),
+        totals(after, false),
+    );
+    let (mut fbt, mut fbc, mut fat, mut fac) = (0.0, 0.0, 0.0, 0.0);
+    let (mut gap_before, mut gap_after) = (0.0_f64, 0.0_f64);
     let mut i = 0;
-    while i < all.len() {
-        let value = all[i].0;
+    while i < records.len() {
+        let value = records[i].0;
         // Step over every observation at this value before comparing the CDFs.
-        while i < all.len() && all[i].0 == value {
-            if all[i].1 {
-                ft += all[i].2 / total_t;
+        while i < records.len() && records[i].0 == value {
+            let (_, wb, wa, is_treated) = records[i];
+            if is_treated {
+                fbt += wb / bt;
+                fat += wa / at;
             } else {
-                fc += all[i].2 / total_c;
+                fbc += wb / bc;
+                fac += wa / ac;
             }
             i += 1;
         }
-        best = best.max((ft - fc).abs());
+        gap_before = gap_before.max((fbt - fbc).abs());
+        gap_after = gap_after.max((fat - fac).abs());
     }
-    best
+    let valid = |t: f64, c: f64, gap: f64| if t > 0.0 && c > 0.0 { gap } else { f64::NAN };
+    (valid(bt, bc, gap_before), valid(at, ac, gap_after))
 }
 
 struct Side {
@@ -86,31 +112,16 @@ struct Side {
     mean_c: f64,
     var_t: f64,
     var_c: f64,
-    ecdf: f64,
 }
 
 fn side(values: &[f64], treated: &[bool], weights: &[f64]) -> Side {
-    let pick = |arm: bool| -> (Vec<f64>, Vec<f64>) {
-        values
-            .iter()
-            .zip(treated)
-            .zip(weights)
-            .filter(|((_, t), w)| **t == arm && **w > 0.0)
-            .map(|((v, _), w)| (*v, *w))
-            .unzip()
-    };
-    let (vt, wt) = pick(true);
-    let (vc, wc) = pick(false);
-    let (mean_t, var_t) = weighted_mean_var(&vt, &wt);
-    let (mean_c, var_c) = weighted_mean_var(&vc, &wc);
-    let pairs = |v: &[f64], w: &[f64]| v.iter().copied().zip(w.iter().copied()).collect::<Vec<_>>();
-    let ecdf = ecdf_max(&pairs(&vt, &wt), &pairs(&vc, &wc));
+    let (mean_t, var_t) = moments(values, treated, weights, true);
+    let (mean_c, var_c) = moments(values, treated, weights, false);
     Side {
         mean_t,
         mean_c,
         var_t,
         var_c,
-        ecdf,
     }
 }
 
@@ -131,6 +142,7 @@ pub fn balance(
             let column: Vec<f64> = x.column(j).to_vec();
             let before = side(&column, treated, &ones);
             let after = side(&column, treated, weights);
+            let (ecdf_before, ecdf_after) = ecdf_max_pair(&column, treated, &ones, weights);
             let scale = match estimand {
                 Estimand::Att => before.var_t.sqrt(),
                 Estimand::Atc => before.var_c.sqrt(),
@@ -149,12 +161,12 @@ pub fn balance(
                 mean_control_before: before.mean_c,
                 smd_before: smd(&before),
                 variance_ratio_before: before.var_t / before.var_c,
-                ecdf_max_before: before.ecdf,
+                ecdf_max_before: ecdf_before,
                 mean_treated_after: after.mean_t,
                 mean_control_after: after.mean_c,
                 smd_after: smd(&after),
                 variance_ratio_after: after.var_t / after.var_c,
-                ecdf_max_after: after.ecdf,
+                ecdf_max_after: ecdf_after,
             }
         })
         .collect()

@@ -366,10 +366,17 @@ fn non_numeric_value_after_the_type_inference_window() {
     let case = Case::new();
     let mut text = String::from("treat,x,y\n");
     for i in 0..10_050 {
-        let x = if i == 10_019 { "oops".to_string() } else { format!("{}", (i % 97) as f64 / 10.0) };
+        let x = if i == 10_019 {
+            "oops".to_string()
+        } else {
+            format!("{}", (i % 97) as f64 / 10.0)
+        };
         text.push_str(&format!("{},{x},{}\n", i % 2, i % 13));
     }
     case.file("d.csv", &text);
     let err = case.fails(&psm_args("d.csv", "x"));
-    assert!(err.contains("column `x`, row 10020: value is not a number"), "{err}");
+    assert!(
+        err.contains("column `x`, row 10020: value is not a number"),
+        "{err}"
+    );
 }
