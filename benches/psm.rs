@@ -74,7 +74,15 @@ fn benches(c: &mut Criterion) {
                 ))
             })
         });
-        let sets = matching::match_with_replacement(&metric, &focal, &pools, 1, None, true);
+        let sets = matching::match_with_replacement(
+            &metric,
+            &focal,
+            &pools,
+            1,
+            None,
+            Some(matching::DEFAULT_TIE_TOLERANCE),
+        )
+        .expect("few pairs");
         let geometry = Geometry {
             metric: &metric,
             treated: &d.treated,
@@ -84,7 +92,15 @@ fn benches(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("abadie_imbens_se", n), &n, |b, _| {
             b.iter(|| {
                 black_box(
-                    abadie_imbens(&d.y, &[&sets], &geometry, None, 2, true).expect("estimates"),
+                    abadie_imbens(
+                        &d.y,
+                        &[&sets],
+                        &geometry,
+                        None,
+                        2,
+                        Some(matching::DEFAULT_TIE_TOLERANCE),
+                    )
+                    .expect("estimates"),
                 )
             })
         });

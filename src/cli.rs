@@ -111,6 +111,9 @@ pub struct EstimateArgs {
     /// With replacement: keep all ties with the k-th match (true) or exactly k (false).
     #[arg(long)]
     pub ties: Option<bool>,
+    /// Squared standardised distance within which candidates tie (default 0; R Matching 1e-5).
+    #[arg(long)]
+    pub tie_tolerance: Option<f64>,
     /// auto | abadie-imbens | cluster-matched-set.
     #[arg(long)]
     pub se: Option<String>,

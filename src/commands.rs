@@ -64,6 +64,7 @@ fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), Input
         set(&mut psm.discard, &args.discard);
         set(&mut psm.bias_adjust, &args.bias_adjust);
         set(&mut psm.ties, &args.ties);
+        set(&mut psm.tie_tolerance, &args.tie_tolerance);
         set(&mut psm.se, &args.se);
         set(&mut psm.variance_matches, &args.variance_matches);
         if !args.exact.is_empty() {
@@ -82,6 +83,7 @@ fn any_psm_flag(args: &EstimateArgs) -> bool {
         || args.discard.is_some()
         || args.bias_adjust.is_some()
         || args.ties.is_some()
+        || args.tie_tolerance.is_some()
         || args.se.is_some()
         || args.variance_matches.is_some()
         || !args.exact.is_empty()

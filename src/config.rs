@@ -78,6 +78,9 @@ pub struct PsmSection {
     pub bias_adjust: Option<bool>,
     /// With replacement: keep all candidates tied with the k-th nearest (default) or exactly k.
     pub ties: Option<bool>,
+    /// Squared standardised distance within which candidates tie with the k-th nearest (default
+    /// 0: exact ties; R Matching's is 1e-5).
+    pub tie_tolerance: Option<f64>,
     /// "auto" (default), "abadie-imbens", "abadie-imbens-2016", "cluster-matched-set", "bootstrap".
     pub se: Option<String>,
     /// Matches used to estimate conditional variances in the Abadie–Imbens SE; 0 = homoskedastic.

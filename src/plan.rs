@@ -333,6 +333,29 @@ fn plan_evaluation(
     })
 }
 
+fn tie_tolerance(
+    path: &Option<PathBuf>,
+    name: &str,
+    section: &PsmSection,
+) -> Result<Option<f64>, InputError> {
+    match (section.ties.unwrap_or(true), section.tie_tolerance) {
+        (false, Some(_)) => Err(config_error(
+            path,
+            format!("evaluation `{name}`: `tie-tolerance` is set but `ties = false`"),
+            "remove one of the two",
+        )),
+        (false, None) => Ok(None),
+        (true, Some(t)) if !(t >= 0.0 && t.is_finite()) => Err(config_error(
+            path,
+            format!("evaluation `{name}`: `tie-tolerance = {t}` must be zero or positive"),
+            "use 0 (the default, exact ties) or e.g. 1e-5 (R Matching's)",
+        )),
+        (true, tolerance) => Ok(Some(
+            tolerance.unwrap_or(crate::estimators::psm::matching::DEFAULT_TIE_TOLERANCE),
+        )),
+    }
+}
+
 fn plan_psm(
     path: &Option<PathBuf>,
     name: &str,
@@ -437,7 +460,7 @@ fn plan_psm(
             "remove it, or set `replace = true`",
         ));
     }
-    if section.ties.is_some() && !replace {
+    if (section.ties.is_some() || section.tie_tolerance.is_some()) && !replace {
         return Err(refuse(
             "`ties` applies to matching with replacement; without replacement each unit takes exactly `ratio` matches".into(),
             "remove `ties`, or set `replace = true`",
@@ -463,6 +486,6 @@ fn plan_psm(
         discard,
         bias_adjust,
         variance,
-        ties: section.ties.unwrap_or(true),
+        tie_tolerance: tie_tolerance(path, name, &section)?,
     })
 }

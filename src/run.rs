@@ -171,10 +171,19 @@ fn run_psm_job(
             psm::PsmError::SingularCovariance => {
                 "remove covariates that are linear combinations of others"
             }
+            psm::PsmError::TooManyTies => {
+                "set `ties = false` (exactly `ratio` matches), or a smaller `tie-tolerance`"
+            }
             psm::PsmError::NothingMatched(_) => {
                 "widen the caliper, relax `exact`, or set `discard = \"none\"`"
             }
-            psm::PsmError::Effect(_) => "see the message above",
+            psm::PsmError::Effect(psm::effect::EffectError::TooManyTies) => {
+                "set `ties = false` (exactly `ratio` matches), or a smaller `tie-tolerance`"
+            }
+            psm::PsmError::Effect(psm::effect::EffectError::SingularBiasRegression) => {
+                "use fewer covariates, or turn bias adjustment off"
+            }
+            psm::PsmError::Effect(_) => "check the matching options (caliper, exact, ratio)",
         };
         let message = match &e {
             psm::PsmError::Logit(l) => name_covariate(l, &design.covariate_names),

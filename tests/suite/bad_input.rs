@@ -380,3 +380,23 @@ fn non_numeric_value_after_the_type_inference_window() {
         "{err}"
     );
 }
+
+/// A coarse covariate makes every comparison unit a tie: the run stops with advice instead of
+/// exhausting memory.
+#[test]
+fn ties_that_would_exhaust_memory() {
+    let case = Case::new();
+    let mut text = String::from("treat,z,y\n");
+    for i in 0..30_000 {
+        text.push_str(&format!("{},{},{}\n", i % 2, (i / 2) % 2, i % 7));
+    }
+    case.file("d.csv", &text);
+    let mut args = psm_args("d.csv", "z");
+    args.extend(["--replace", "true"]);
+    let err = case.fails(&args);
+    assert!(
+        err.contains("ties make more than 50,000,000 matched pairs")
+            && err.contains("ties = false"),
+        "{err}"
+    );
+}

@@ -3,7 +3,8 @@
 //! (R 4.2.2; `Match(Y = re78, Tr = treat, X, ..., ties = TRUE, replace = TRUE)`; X = the fitted
 //! propensity score of `glm(treat ~ 8 covariates, binomial)` or the 8 covariates with
 //! `Weight = 2`). Our propensity score is our own IRLS fit, not R's, so these tests cover the
-//! logit, the matching with ties and the Abadie–Imbens variance together.
+//! logit, the matching with ties and the Abadie–Imbens variance together. `tie-tolerance = 1e-5`
+//! is Match's `distance.tolerance` (our default is 0, exact ties).
 
 use crate::util::{assert_relative, only_row, reference, run};
 
@@ -33,6 +34,7 @@ ratio = {ratio}
 replace = true
 bias-adjust = {bias_adjust}
 variance-matches = {variance_matches}
+tie-tolerance = 1e-5
 "#
     )
 }

@@ -34,6 +34,8 @@ pub enum EffectError {
     SingularBiasRegression,
     #[error("fewer than two matched sets: a cluster-robust standard error needs at least two")]
     TooFewClusters,
+    #[error("ties make more than 50,000,000 matched pairs in the conditional-variance matching")]
+    TooManyTies,
 }
 
 /// Abadie–Imbens matching estimator and analytic SE. `sets` holds one `MatchedSets` for ATT or
@@ -45,7 +47,7 @@ pub fn abadie_imbens(
     geometry: &Geometry,
     bias_covariates: Option<ArrayView2<f64>>,
     variance_matches: usize,
-    ties: bool,
+    tie_tolerance: Option<f64>,
 ) -> Result<Effect, EffectError> {
     let n = y.len();
     let treated = geometry.treated;
@@ -123,7 +125,7 @@ pub fn abadie_imbens(
             .sum();
         vec![0.5 * spread / total_weight; n]
     } else {
-        conditional_variances(y, geometry, &k, is_ate, variance_matches, ties)
+        conditional_variances(y, geometry, &k, is_ate, variance_matches, tie_tolerance)?
     };
     let heterogeneity: f64 = unit_tau.iter().map(|t| (t - estimate).powi(2)).sum();
     let reuse: f64 = (0..n)
@@ -161,8 +163,8 @@ fn conditional_variances(
     k: &[f64],
     all: bool,
     j_matches: usize,
-    ties: bool,
-) -> Vec<f64> {
+    tie_tolerance: Option<f64>,
+) -> Result<Vec<f64>, EffectError> {
     let n = y.len();
     let needed: Vec<usize> = (0..n)
         .filter(|&j| geometry.eligible[j] && (all || k[j] > 0.0))
@@ -179,17 +181,24 @@ fn conditional_variances(
         }
         let pools = Pools::new(geometry.treated, geometry.eligible, geometry.strata, arm);
         // Ask for one more neighbour and drop the unit itself (it is at distance 0 in its own pool).
-        let own =
-            match_with_replacement(geometry.metric, &focal, &pools, j_matches + 1, None, ties);
+        let own = match_with_replacement(
+            geometry.metric,
+            &focal,
+            &pools,
+            j_matches + 1,
+            None,
+            tie_tolerance,
+        )
+        .map_err(|_| EffectError::TooManyTies)?;
         for (&i, neighbours) in own.focal.iter().zip(&own.matches) {
-            let others = without_self(i, neighbours, geometry, j_matches, ties);
+            let others = without_self(i, neighbours, geometry, j_matches, tie_tolerance);
             let values: Vec<f64> = std::iter::once(y[i])
                 .chain(others.iter().map(|&j| y[j]))
                 .collect();
             sigma2[i] = sample_variance(&values);
         }
     }
-    sigma2
+    Ok(sigma2)
 }
 
 /// The J nearest same-arm neighbours of `i` excluding itself, with ties at the J-th kept: from the
@@ -199,7 +208,7 @@ fn without_self(
     neighbours: &[usize],
     geometry: &Geometry,
     j_matches: usize,
-    ties: bool,
+    tie_tolerance: Option<f64>,
 ) -> Vec<usize> {
     let mut pool: Vec<(f64, usize)> = neighbours
         .iter()
@@ -210,10 +219,10 @@ fn without_self(
         return pool.into_iter().map(|(_, j)| j).collect();
     }
     pool.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    if !ties {
+    let Some(tolerance) = tie_tolerance else {
         return pool.into_iter().take(j_matches).map(|(_, j)| j).collect();
-    }
-    let threshold = pool[j_matches - 1].0 + super::matching::TIE_TOLERANCE;
+    };
+    let threshold = pool[j_matches - 1].0 + tolerance;
     pool.into_iter()
         .filter(|(d, _)| *d <= threshold)
         .map(|(_, j)| j)

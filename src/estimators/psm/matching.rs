@@ -17,9 +17,21 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-/// Squared standardised distances within this of the k-th nearest count as ties (R Matching's
-/// `distance.tolerance` default, applied the way `Match` applies it).
-pub const TIE_TOLERANCE: f64 = 1e-5;
+/// Squared standardised distances within this of the k-th nearest count as ties by default: 0, so
+/// only exactly equal distances tie (identical covariates give identical scores). Any positive
+/// absolute tolerance admits more ties as the sample grows.
+pub const DEFAULT_TIE_TOLERANCE: f64 = 0.0;
+/// R Matching's `distance.tolerance` default, applied the way `Match` applies it. Absolute on the
+/// squared standardised distance, it admits more and more ties as the sample grows (thousands per
+/// unit at a million rows), which is why it is not our default.
+pub const MATCHING_TIE_TOLERANCE: f64 = 1e-5;
+/// Matched pairs we hold in memory at most (~400 MB of indices); beyond it the run stops with a
+/// hint instead of exhausting memory.
+pub const MAX_MATCHED_PAIRS: usize = 50_000_000;
+
+/// Ties made more matched pairs than `MAX_MATCHED_PAIRS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyPairs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DistanceKind {
@@ -232,8 +244,8 @@ pub fn match_with_replacement(
     pools: &Pools,
     k: usize,
     caliper: Option<f64>,
-    ties: bool,
-) -> MatchedSets {
+    tie_tolerance: Option<f64>,
+) -> Result<MatchedSets, TooManyPairs> {
     let sorted_pools: Option<BTreeMap<u32, Vec<(f64, usize)>>> = match metric {
         Metric::Scalar(z) => Some(
             pools
@@ -248,24 +260,35 @@ pub fn match_with_replacement(
         ),
         Metric::Whitened(_) => None,
     };
+    let pairs = std::sync::atomic::AtomicUsize::new(0);
     let matches = focal
         .par_iter()
-        .map(|&i| match (&sorted_pools, metric) {
-            (Some(sorted), Metric::Scalar(z)) => {
-                let pool = sorted.get(&pools.stratum[i]).map_or(&[][..], Vec::as_slice);
-                if ties {
-                    nearest_scalar_with_ties(pool, z[i], k, caliper)
-                } else {
+        .map(|&i| {
+            if pairs.load(std::sync::atomic::Ordering::Relaxed) > MAX_MATCHED_PAIRS {
+                return Vec::new();
+            }
+            let found = match (&sorted_pools, metric, tie_tolerance) {
+                (Some(sorted), Metric::Scalar(z), Some(tolerance)) => {
+                    let pool = sorted.get(&pools.stratum[i]).map_or(&[][..], Vec::as_slice);
+                    nearest_scalar_with_ties(pool, z[i], k, caliper, tolerance)
+                }
+                (Some(sorted), Metric::Scalar(z), None) => {
+                    let pool = sorted.get(&pools.stratum[i]).map_or(&[][..], Vec::as_slice);
                     nearest_scalar_exactly_k(pool, z[i], i, k, caliper)
                 }
-            }
-            _ => nearest_brute_with_ties(metric, i, pools.of(i), k, caliper),
+                _ => nearest_brute(metric, i, pools.of(i), k, caliper, tie_tolerance),
+            };
+            pairs.fetch_add(found.len(), std::sync::atomic::Ordering::Relaxed);
+            found
         })
         .collect();
-    MatchedSets {
+    if pairs.into_inner() > MAX_MATCHED_PAIRS {
+        return Err(TooManyPairs);
+    }
+    Ok(MatchedSets {
         focal: focal.to_vec(),
         matches,
-    }
+    })
 }
 
 /// The k nearest of a sorted one-dimensional pool to `z`, plus everything tied with the k-th.
@@ -274,6 +297,7 @@ fn nearest_scalar_with_ties(
     z: f64,
     k: usize,
     caliper: Option<f64>,
+    tolerance: f64,
 ) -> Vec<usize> {
     let within = |v: f64| caliper.is_none_or(|c| (v - z).abs() <= c);
     let start = pool.partition_point(|(v, _)| *v < z);
@@ -305,7 +329,7 @@ fn nearest_scalar_with_ties(
     if taken == 0 {
         return Vec::new();
     }
-    let threshold = kth + TIE_TOLERANCE;
+    let threshold = kth + tolerance;
     let mut matched = Vec::new();
     let mut l = start;
     while l > 0 && (pool[l - 1].0 - z).powi(2) <= threshold {
@@ -324,7 +348,7 @@ fn nearest_scalar_with_ties(
     if caliper.is_some() && matched.len() < taken.min(k) {
         // Some of the k nearest lie outside the caliper: keep only what is inside it, and if
         // nothing is, the unit is unmatched.
-        return nearest_within_caliper(pool, z, k, caliper.unwrap_or(f64::INFINITY));
+        return nearest_within_caliper(pool, z, k, caliper.unwrap_or(f64::INFINITY), tolerance);
     }
     matched.sort_unstable();
     matched
@@ -370,7 +394,13 @@ fn nearest_scalar_exactly_k(
 }
 
 /// k nearest with ties among the pool members inside the caliper (rarely needed path).
-fn nearest_within_caliper(pool: &[(f64, usize)], z: f64, k: usize, caliper: f64) -> Vec<usize> {
+fn nearest_within_caliper(
+    pool: &[(f64, usize)],
+    z: f64,
+    k: usize,
+    caliper: f64,
+    tolerance: f64,
+) -> Vec<usize> {
     let inside: Vec<(f64, usize)> = pool
         .iter()
         .copied()
@@ -379,18 +409,21 @@ fn nearest_within_caliper(pool: &[(f64, usize)], z: f64, k: usize, caliper: f64)
     if inside.is_empty() {
         return Vec::new();
     }
-    nearest_scalar_with_ties(&inside, z, k, None)
+    nearest_scalar_with_ties(&inside, z, k, None, tolerance)
 }
 
-fn nearest_brute_with_ties(
+/// k nearest by scanning the pool (Mahalanobis): with `tie_tolerance`, plus everything tied with
+/// the k-th; without, exactly k, equal distances going to the first in data order.
+fn nearest_brute(
     metric: &Metric,
     i: usize,
     pool: &[usize],
     k: usize,
     caliper: Option<f64>,
+    tie_tolerance: Option<f64>,
 ) -> Vec<usize> {
     let limit = caliper.map_or(f64::INFINITY, |c| c * c);
-    let distances: Vec<(f64, usize)> = pool
+    let mut distances: Vec<(f64, usize)> = pool
         .iter()
         .map(|&j| (metric.squared(i, j), j))
         .filter(|(d, _)| *d <= limit)
@@ -398,15 +431,21 @@ fn nearest_brute_with_ties(
     if distances.is_empty() {
         return Vec::new();
     }
-    let mut sorted: Vec<f64> = distances.iter().map(|(d, _)| *d).collect();
-    let kth_index = k.min(sorted.len()) - 1;
-    let (_, kth, _) = sorted.select_nth_unstable_by(kth_index, f64::total_cmp);
-    let threshold = *kth + TIE_TOLERANCE;
-    let mut matched: Vec<usize> = distances
-        .iter()
-        .filter(|(d, _)| *d <= threshold)
-        .map(|(_, j)| *j)
-        .collect();
+    let kth_index = k.min(distances.len()) - 1;
+    let by_distance_then_data =
+        |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    distances.select_nth_unstable_by(kth_index, by_distance_then_data);
+    let mut matched: Vec<usize> = match tie_tolerance {
+        Some(tolerance) => {
+            let threshold = distances[kth_index].0 + tolerance;
+            distances
+                .iter()
+                .filter(|(d, _)| *d <= threshold)
+                .map(|(_, j)| *j)
+                .collect()
+        }
+        None => distances[..=kth_index].iter().map(|(_, j)| *j).collect(),
+    };
     matched.sort_unstable();
     matched
 }
@@ -676,7 +715,15 @@ mod tests {
         let z = vec![0.5, 0.4, 0.6, 0.9];
         let treated = [true, false, false, false];
         let pools = Pools::new(&treated, &[true; 4], None, false);
-        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None, true);
+        let sets = match_with_replacement(
+            &Metric::Scalar(z),
+            &[0],
+            &pools,
+            1,
+            None,
+            Some(DEFAULT_TIE_TOLERANCE),
+        )
+        .expect("few pairs");
         assert_eq!(sets.matches[0], vec![1, 2]);
     }
 
@@ -709,7 +756,15 @@ mod tests {
         let treated = [true, false, false];
         let strata = [1, 2, 1];
         let pools = Pools::new(&treated, &[true; 3], Some(&strata), false);
-        let sets = match_with_replacement(&Metric::Scalar(z), &[0], &pools, 1, None, true);
+        let sets = match_with_replacement(
+            &Metric::Scalar(z),
+            &[0],
+            &pools,
+            1,
+            None,
+            Some(DEFAULT_TIE_TOLERANCE),
+        )
+        .expect("few pairs");
         assert_eq!(sets.matches[0], vec![2]);
     }
 }

@@ -56,9 +56,9 @@ pub struct PsmParams {
     pub discard: Discard,
     pub bias_adjust: bool,
     pub variance: PsmVariance,
-    /// With replacement: keep every candidate tied with the k-th nearest (R Matching) or exactly k
-    /// (MatchIt).
-    pub ties: bool,
+    /// With replacement: `Some(tolerance)` keeps every candidate whose squared standardised
+    /// distance is within `tolerance` of the k-th nearest; `None` takes exactly k (MatchIt).
+    pub tie_tolerance: Option<f64>,
 }
 
 /// A fitted matching design: propensity model, eligibility, matched sets and unit weights.
@@ -83,6 +83,8 @@ pub enum PsmError {
     SingularCovariance,
     #[error("no unit found a match{0}")]
     NothingMatched(String),
+    #[error("ties make more than 50,000,000 matched pairs")]
+    TooManyTies,
     #[error(transparent)]
     Effect(#[from] EffectError),
 }
@@ -142,21 +144,22 @@ pub fn fit(
                     &pools,
                     params.ratio,
                     params.caliper,
-                    params.ties,
+                    params.tie_tolerance,
                 )
+                .map_err(|_| PsmError::TooManyTies)
             } else {
                 let order = matching::visiting_order(&focal, &logit.fitted, params.order, seed);
-                matching::match_without_replacement(
+                Ok(matching::match_without_replacement(
                     &metric,
                     &focal,
                     &order,
                     &pools,
                     params.ratio,
                     params.caliper,
-                )
+                ))
             }
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let n_unmatched: usize = sets
         .iter()
         .map(|s| s.matches.len() - s.n_matched_focal())
@@ -225,7 +228,7 @@ pub fn estimate(
                 &geometry,
                 bias,
                 variance_matches,
-                params.ties,
+                params.tie_tolerance,
             )?)
         }
         PsmVariance::MatchedSetCluster => {
