@@ -58,7 +58,7 @@ pub struct EvaluationSection {
     pub difference_in_means: Option<DifferenceInMeansSection>,
     // Families announced in the contract but not built yet: accepted by the parser so that the
     // plan can say "not supported yet" instead of "unknown key".
-    pub did: Option<toml::Value>,
+    pub did: Option<DidSection>,
     pub sc: Option<toml::Value>,
     pub sdid: Option<toml::Value>,
 }
@@ -85,6 +85,19 @@ pub struct PsmSection {
     pub se: Option<String>,
     /// Matches used to estimate conditional variances in the Abadie–Imbens SE; 0 = homoskedastic.
     pub variance_matches: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DidSection {
+    /// "att-gt" (Callaway & Sant'Anna group-time effects; default).
+    pub estimator: Option<String>,
+    /// Comparison units: "never" (never treated; default) or "not-yet" (not yet treated).
+    pub control: Option<String>,
+    /// "varying" (default) or "universal".
+    pub base_period: Option<String>,
+    /// Periods before treatment in which units may already react.
+    pub anticipation: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

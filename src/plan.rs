@@ -5,6 +5,7 @@ use crate::config::{ConfigFile, EvaluationSection, ExpectSection, PsmSection};
 use crate::data::MissingPolicy;
 use crate::error::InputError;
 use crate::estimators::Estimand;
+use crate::estimators::did::att_gt::{AttGtParams, BasePeriod, ControlGroup};
 use crate::estimators::psm::{Discard, DistanceKind, MatchOrder, PsmParams, PsmVariance};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,7 +27,11 @@ pub struct RunPlan {
     pub seed: u64,
     pub ci_level: f64,
     pub min_cell: usize,
-    pub treatment: String,
+    /// Required for matching; panels may use `first_treated` instead.
+    pub treatment: Option<String>,
+    pub first_treated: Option<String>,
+    pub unit: Option<String>,
+    pub time: Option<String>,
     pub intervention: Option<String>,
     pub cluster: Option<String>,
     pub categorical: Vec<String>,
@@ -52,6 +57,8 @@ pub enum MethodPlan {
     DifferenceInMeans {
         pooled: bool,
     },
+    /// Difference-in-differences on a panel.
+    Did(AttGtParams),
 }
 
 impl EvaluationPlan {
@@ -59,7 +66,7 @@ impl EvaluationPlan {
     pub fn exact(&self) -> Vec<String> {
         match &self.method {
             MethodPlan::Psm(p) => p.exact.clone(),
-            MethodPlan::DifferenceInMeans { .. } => Vec::new(),
+            MethodPlan::DifferenceInMeans { .. } | MethodPlan::Did(_) => Vec::new(),
         }
     }
 }
@@ -141,13 +148,7 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
     })?;
     let base = config_path.and_then(Path::parent).unwrap_or(Path::new(""));
     let data_path = base.join(&raw_data_path);
-    let treatment = data.treatment.clone().ok_or_else(|| {
-        config_error(
-            &path,
-            "no treatment column given",
-            "set `treatment` in [data] or pass --treatment COLUMN",
-        )
-    })?;
+    let treatment = data.treatment.clone();
     let delimiter = match data.delimiter.as_deref() {
         None => b',',
         Some("\\t") | Some("\t") => b'\t',
@@ -198,6 +199,37 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
         }
         evaluations.push(evaluation);
     }
+    for evaluation in &evaluations {
+        match evaluation.method {
+            MethodPlan::Did(_) => {
+                if data.unit.is_none() || data.time.is_none() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}` needs a panel: `unit` and `time` columns",
+                            evaluation.name
+                        ),
+                        "set `unit` and `time` in [data]",
+                    ));
+                }
+                if data.first_treated.is_none() && treatment.is_none() {
+                    return Err(config_error(
+                        &path,
+                        format!("evaluation `{}` needs treatment timing", evaluation.name),
+                        "set `first-treated` (first treated period, 0 = never) or `treatment` (absorbing 0/1) in [data]",
+                    ));
+                }
+            }
+            _ if treatment.is_none() => {
+                return Err(config_error(
+                    &path,
+                    "no treatment column given",
+                    "set `treatment` in [data] or pass --treatment COLUMN",
+                ));
+            }
+            _ => {}
+        }
+    }
     for expect in &config.expect {
         if !names.contains(&expect.evaluation) {
             return Err(config_error(
@@ -220,6 +252,9 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
         ci_level,
         min_cell: config.min_cell.unwrap_or(DEFAULT_MIN_CELL),
         treatment,
+        first_treated: data.first_treated.clone(),
+        unit: data.unit.clone(),
+        time: data.time.clone(),
         intervention: data.intervention.clone(),
         cluster: data.cluster.clone(),
         categorical: data.categorical.clone(),
@@ -278,7 +313,68 @@ fn plan_evaluation(
                 method: MethodPlan::DifferenceInMeans { pooled },
             });
         }
-        "did" | "sc" | "sdid" => {
+        "did" => {
+            if !section.covariates.is_empty() || section.psm.is_some() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: difference-in-differences here uses no covariates or matching options (conditional parallel trends are not available yet)"
+                    ),
+                    "remove `covariates` and [evaluation.psm]",
+                ));
+            }
+            if section.outcomes.is_empty() {
+                return Err(config_error(
+                    path,
+                    format!("evaluation `{name}` has no outcomes"),
+                    "list them in `outcomes = [...]` or pass --outcome",
+                ));
+            }
+            let did = section.did.clone().unwrap_or_default();
+            match did.estimator.as_deref().unwrap_or("att-gt") {
+                "att-gt" => {}
+                other => {
+                    return Err(config_error(
+                        path,
+                        format!("evaluation `{name}`: `estimator = \"{other}\"` is not available"),
+                        "use `estimator = \"att-gt\"` (Callaway & Sant'Anna)",
+                    ));
+                }
+            }
+            let control = choice(
+                path,
+                "control",
+                did.control.as_deref(),
+                ControlGroup::Never,
+                &[
+                    ("never", ControlGroup::Never),
+                    ("not-yet", ControlGroup::NotYet),
+                ],
+            )?;
+            let base = choice(
+                path,
+                "base-period",
+                did.base_period.as_deref(),
+                BasePeriod::Varying,
+                &[
+                    ("varying", BasePeriod::Varying),
+                    ("universal", BasePeriod::Universal),
+                ],
+            )?;
+            let params = AttGtParams {
+                control,
+                base,
+                anticipation: did.anticipation.unwrap_or(0),
+            };
+            return Ok(EvaluationPlan {
+                name,
+                outcomes: section.outcomes.clone(),
+                covariates: Vec::new(),
+                estimand: Estimand::Att,
+                method: MethodPlan::Did(params),
+            });
+        }
+        "sc" | "sdid" => {
             return Err(config_error(
                 path,
                 format!("evaluation `{name}`: method `{method}` is not available in this version"),

@@ -4,13 +4,14 @@
 //! Jobs run in parallel with rayon and are collected in plan order, so the report is identical for
 //! any number of threads.
 
+use crate::data::panel::{PanelSpec, prepare_panel};
 use crate::data::{self, DesignSpec, Table};
 use crate::diagnostics;
 use crate::error::InputError;
-use crate::estimators::psm;
+use crate::estimators::{did, psm};
 use crate::inference;
 use crate::plan::{EvaluationPlan, MethodPlan, RunPlan};
-use crate::report::{BalanceSection, Provenance, Report, ResultRow, Status};
+use crate::report::{BalanceSection, PreTrendTest, Provenance, Report, ResultRow, Status};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -46,6 +47,14 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
     trace("loaded and hashed the data", started);
     let mut report = Report::new(Provenance::new(plan, &table, threads));
     for evaluation in &plan.evaluations {
+        if let MethodPlan::Did(params) = &evaluation.method {
+            let output = run_did(plan, evaluation, params, &table)?;
+            report.warnings.extend(output.warnings);
+            report.results.extend(output.rows);
+            report.pre_trend_tests.extend(output.pre_trend_tests);
+            trace("estimated", started);
+            continue;
+        }
         let spec = design_spec(plan, evaluation);
         let prepared = data::design::prepare(&table, &spec)?;
         trace("built the design matrices", started);
@@ -58,6 +67,7 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
                 MethodPlan::DifferenceInMeans { pooled } => {
                     run_experiment_job(plan, evaluation, *pooled, c)
                 }
+                MethodPlan::Did(_) => unreachable!("panels are handled above"),
             })
             .collect();
         trace("estimated", started);
@@ -74,7 +84,7 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
 pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
     DesignSpec {
         evaluation: evaluation.name.clone(),
-        treatment: plan.treatment.clone(),
+        treatment: plan.treatment.clone().unwrap_or_default(),
         intervention: plan.intervention.clone(),
         outcomes: evaluation.outcomes.clone(),
         covariates: evaluation.covariates.clone(),
@@ -238,6 +248,152 @@ fn run_psm_job(
         rows,
         balance: Some(balance),
         warnings,
+    })
+}
+
+struct DidOutput {
+    rows: Vec<ResultRow>,
+    warnings: Vec<String>,
+    pre_trend_tests: Vec<PreTrendTest>,
+}
+
+/// Callaway–Sant'Anna group-time effects and their aggregations, for every outcome.
+fn run_did(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    params: &did::att_gt::AttGtParams,
+    table: &Table,
+) -> Result<DidOutput, InputError> {
+    use did::aggregate::AggregateKind;
+    let spec = PanelSpec {
+        evaluation: evaluation.name.clone(),
+        unit: plan.unit.clone().unwrap_or_default(),
+        time: plan.time.clone().unwrap_or_default(),
+        outcomes: evaluation.outcomes.clone(),
+        first_treated: plan.first_treated.clone(),
+        treatment: if plan.first_treated.is_some() {
+            None
+        } else {
+            plan.treatment.clone()
+        },
+        cluster: plan.cluster.clone(),
+        missing: plan.missing,
+    };
+    let (panel, mut warnings) = prepare_panel(table, &spec)?;
+    let period_values: Vec<f64> = panel
+        .periods
+        .iter()
+        .map(|label| crate::data::panel::time_key(label).unwrap_or(f64::NAN))
+        .collect();
+    // Event times count periods, whatever the time unit (quarters keyed 4·year + q are consecutive).
+    let clusters = panel.clusters.as_deref();
+    let n_never = panel.group.iter().filter(|g| g.is_none()).count();
+    let mut rows = Vec::new();
+    let mut pre_trend_tests = Vec::new();
+    for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
+        let fit = did::att_gt::estimate(y.view(), &panel.group, params).map_err(|e| {
+            InputError::design(&evaluation.name, "", e.to_string(), match e {
+                did::att_gt::AttGtError::NoNeverTreated => "use `control = \"not-yet\"` in [evaluation.did], or add never-treated units",
+                did::att_gt::AttGtError::NoCells => "check the first-treated periods against the panel's periods",
+            })
+        })?;
+        let inference = if clusters.is_some() {
+            "influence function, clustered"
+        } else {
+            "influence function (analytic)"
+        };
+        let mut push = |target: String,
+                        estimate: f64,
+                        psi: &[f64],
+                        n_treated: usize,
+                        n_control: usize,
+                        warnings: &mut Vec<String>| {
+            let effect = crate::estimators::Effect {
+                estimate,
+                std_error: did::att_gt::std_error(psi, clusters),
+                inference: inference.to_string(),
+                degrees_of_freedom: None,
+                n_treated,
+                n_control,
+            };
+            let design_label = data::CrossSection {
+                intervention: "all".into(),
+                covariate_names: Vec::new(),
+                x: ndarray::Array2::zeros((0, 0)),
+                treated: Vec::new(),
+                outcomes: Vec::new(),
+                strata: None,
+                clusters: None,
+            };
+            let mut row = result_row(
+                plan,
+                evaluation,
+                &design_label,
+                outcome,
+                "did",
+                &effect,
+                warnings,
+            );
+            row.target = target;
+            rows.push(row);
+        };
+        for (k, cell) in fit.cells.iter().enumerate() {
+            let psi = fit.influence.column(k).to_vec();
+            push(
+                format!(
+                    "gt:{}:{}",
+                    panel.periods[cell.group], panel.periods[cell.period]
+                ),
+                cell.att,
+                &psi,
+                cell.n_treated,
+                cell.n_control,
+                &mut warnings,
+            );
+        }
+        let n_control = match params.control {
+            did::att_gt::ControlGroup::Never => n_never,
+            did::att_gt::ControlGroup::NotYet => panel.n_units().saturating_sub(0),
+        };
+        for aggregate in did::aggregate::all(&fit, &panel.group, &period_values) {
+            let target = match aggregate.kind {
+                AggregateKind::Simple => "overall".to_string(),
+                AggregateKind::Group(g) => format!("group:{}", panel.periods[g]),
+                AggregateKind::GroupOverall => "group:overall".to_string(),
+                AggregateKind::Event(e) => format!("event:{e}"),
+                AggregateKind::EventOverall => "event:overall".to_string(),
+                AggregateKind::Calendar(t) => format!("period:{}", panel.periods[t]),
+                AggregateKind::CalendarOverall => "period:overall".to_string(),
+            };
+            push(
+                target,
+                aggregate.estimate,
+                &aggregate.influence,
+                aggregate.n_treated,
+                n_control,
+                &mut warnings,
+            );
+        }
+        if let Some((statistic, df, p_value)) = did::aggregate::pre_trend_test(&fit) {
+            if p_value < 0.05 {
+                warnings.push(format!(
+                    "evaluation `{}`, outcome `{outcome}`: pre-treatment effects are jointly non-zero (Wald p = {p_value:.4}): parallel trends is doubtful",
+                    evaluation.name
+                ));
+            }
+            pre_trend_tests.push(PreTrendTest {
+                evaluation: evaluation.name.clone(),
+                outcome: outcome.clone(),
+                statistic,
+                degrees_of_freedom: df,
+                p_value,
+            });
+        }
+    }
+    Ok(DidOutput {
+        rows,
+        warnings,
+        pre_trend_tests,
     })
 }
 

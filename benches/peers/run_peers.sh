@@ -100,7 +100,7 @@ NPROC=$(nproc)
 MEM_TOTAL=$(free -g | awk '/^Mem:/ { print $2 " GB" }')
 START_DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
 START_LOAD=$(load1); START_JOBS=$(compile_jobs)
-echo "cominev $COMINEV_VER (sha256 $BIN_SHA), $R_VER, MatchIt $MATCHIT_VER, Matching $MATCHING_VER; nproc $NPROC; load $START_LOAD"
+echo "$COMINEV_VER (sha256 $BIN_SHA), $R_VER, MatchIt $MATCHIT_VER, Matching $MATCHING_VER; nproc $NPROC; load $START_LOAD"
 
 declare -A T EST
 MATCHING_TIMED_OUT_100K=0

@@ -329,14 +329,14 @@ fn read_treatment(table: &Table, column: &str) -> Result<Vec<Option<bool>>, Inpu
 }
 
 /// Text labels of a column (numbers formatted), for interventions, strata and clusters.
-fn labels(table: &Table, column: &str) -> Result<Vec<Option<String>>, InputError> {
+pub(crate) fn labels(table: &Table, column: &str) -> Result<Vec<Option<String>>, InputError> {
     Ok(match table.column(column)? {
         Column::Text(values) => values,
         Column::Numeric(values) => values.iter().map(|v| v.map(format_number)).collect(),
     })
 }
 
-fn format_number(v: f64) -> String {
+pub(crate) fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
@@ -370,7 +370,7 @@ fn combined_labels(
 }
 
 /// Dense ids 0.. in sorted label order (missing labels get u32::MAX; those rows are dropped).
-fn dense_ids(labels: &[Option<String>]) -> Vec<u32> {
+pub(crate) fn dense_ids(labels: &[Option<String>]) -> Vec<u32> {
     let distinct: BTreeSet<&String> = labels.iter().flatten().collect();
     let index: BTreeMap<&String, u32> = distinct
         .into_iter()

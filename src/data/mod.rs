@@ -3,6 +3,7 @@
 
 pub mod design;
 pub mod load;
+pub mod panel;
 
 pub use design::{CrossSection, DesignSpec, MissingPolicy};
 pub use load::{Column, Table};

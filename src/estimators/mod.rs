@@ -1,6 +1,7 @@
 //! Estimator families. Each family turns design arrays into `Effect`s; `inference.rs` turns an
 //! `Effect` into a confidence interval and p-value, and `report/` formats the rows.
 
+pub mod did;
 pub mod experiment;
 pub mod psm;
 

@@ -209,12 +209,25 @@ impl Provenance {
     }
 }
 
+/// Joint Wald test that all pre-treatment ATT(g,t) are zero.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreTrendTest {
+    pub evaluation: String,
+    pub outcome: String,
+    pub statistic: f64,
+    pub degrees_of_freedom: usize,
+    pub p_value: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
     pub cominev_version: String,
     pub results: Vec<ResultRow>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub balance: Vec<BalanceSection>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_trend_tests: Vec<PreTrendTest>,
     pub warnings: Vec<String>,
     pub provenance: Provenance,
 }
@@ -226,6 +239,7 @@ impl Report {
             cominev_version: env!("CARGO_PKG_VERSION").into(),
             results: Vec::new(),
             balance: Vec::new(),
+            pre_trend_tests: Vec::new(),
             warnings: Vec::new(),
             provenance,
         }

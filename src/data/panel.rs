@@ -1,0 +1,421 @@
+//! Panels for difference-in-differences: units × periods arrays of outcomes and each unit's
+//! first treated period, from long-format records (one row per unit and period).
+//!
+//! Owns the panel checks: time labels that parse and order (integers, `2025Q3`-style quarters,
+//! ISO dates), no duplicate unit × period rows, a first-treated period constant within each unit
+//! (or an absorbing 0/1 treatment), no cohort treated in the first period, at least two periods,
+//! and balance (units with a missing period or outcome are dropped with a counted warning, or
+//! refused with `missing = "error"`). Units are referred to by row numbers, never by identifier.
+
+use super::design::{MissingPolicy, dense_ids, format_number, labels};
+use super::load::{Column, Table};
+use crate::error::InputError;
+use ndarray::Array2;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone)]
+pub struct PanelSpec {
+    pub evaluation: String,
+    pub unit: String,
+    pub time: String,
+    pub outcomes: Vec<String>,
+    /// First treated period column (0 or empty = never treated)...
+    pub first_treated: Option<String>,
+    /// ... or an absorbing 0/1 treatment column.
+    pub treatment: Option<String>,
+    pub cluster: Option<String>,
+    pub missing: MissingPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Period labels in time order.
+    pub periods: Vec<String>,
+    /// One units × periods matrix per outcome.
+    pub outcomes: Vec<Array2<f64>>,
+    /// Index of each unit's first treated period; `None` = never treated in the window.
+    pub group: Vec<Option<usize>>,
+    /// Cluster of each unit, when clustering above the unit.
+    pub clusters: Option<Vec<u32>>,
+}
+
+impl Panel {
+    pub fn n_units(&self) -> usize {
+        self.group.len()
+    }
+}
+
+/// Orderable key of a time label: integers and decimals as themselves, `YYYYQn` as 4·YYYY + n − 1,
+/// ISO dates `YYYY-MM-DD` as YYYY·10000 + MM·100 + DD.
+pub fn time_key(label: &str) -> Option<f64> {
+    let text = label.trim();
+    if let Ok(v) = text.parse::<f64>() {
+        return v.is_finite().then_some(v);
+    }
+    let upper = text.to_ascii_uppercase().replace(['-', ' '], "");
+    if let Some((year, quarter)) = upper.split_once('Q') {
+        if let (Ok(y), Ok(q)) = (year.parse::<i64>(), quarter.parse::<i64>()) {
+            if (1..=4).contains(&q) {
+                return Some((4 * y + q - 1) as f64);
+            }
+        }
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    if let [y, m, d] = parts.as_slice() {
+        if let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<i64>(), d.parse::<i64>()) {
+            if (1..=12).contains(&m) && (1..=31).contains(&d) {
+                return Some((y * 10_000 + m * 100 + d) as f64);
+            }
+        }
+    }
+    None
+}
+
+fn text_of(table: &Table, column: &str) -> Result<Vec<Option<String>>, InputError> {
+    labels(table, column)
+}
+
+pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<String>), InputError> {
+    let path = &table.path;
+    for column in [
+        Some(&spec.unit),
+        Some(&spec.time),
+        spec.first_treated.as_ref(),
+        spec.treatment.as_ref(),
+        spec.cluster.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(spec.outcomes.iter())
+    {
+        if !table.has_column(column) {
+            return Err(table.missing_column(column));
+        }
+    }
+    let n_rows = table.n_rows();
+    let units = text_of(table, &spec.unit)?;
+    let times = text_of(table, &spec.time)?;
+    let bad_value = |column: &str, row: usize, problem: &str, hint: &str| InputError::BadValue {
+        path: path.clone(),
+        column: column.to_string(),
+        row: row + 1,
+        problem: problem.to_string(),
+        hint: hint.to_string(),
+    };
+    let mut keys = Vec::with_capacity(n_rows);
+    for (row, label) in times.iter().enumerate() {
+        let key = match label {
+            None => {
+                return Err(bad_value(
+                    &spec.time,
+                    row,
+                    "time is missing",
+                    "every row needs its period",
+                ));
+            }
+            Some(label) => time_key(label).ok_or_else(|| {
+                bad_value(
+                    &spec.time,
+                    row,
+                    "time label cannot be parsed or ordered",
+                    "use integers (2025), quarters (2025Q3) or ISO dates (2025-07-01)",
+                )
+            })?,
+        };
+        keys.push(key);
+    }
+    let period_keys: Vec<f64> = {
+        let mut distinct: Vec<f64> = keys.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup();
+        distinct
+    };
+    if period_keys.len() < 2 {
+        return Err(InputError::BadColumn {
+            path: path.clone(),
+            column: spec.time.clone(),
+            problem: format!("has {} distinct period(s)", period_keys.len()),
+            hint: "difference-in-differences needs at least two periods".into(),
+        });
+    }
+    let period_of = |key: f64| period_keys.binary_search_by(|p| p.total_cmp(&key)).ok();
+    let mut period_labels = vec![String::new(); period_keys.len()];
+    for (row, key) in keys.iter().enumerate() {
+        let p = period_of(*key).expect("every key is a period");
+        if period_labels[p].is_empty() {
+            period_labels[p] = times[row].clone().unwrap_or_default();
+        }
+    }
+    let unit_ids = dense_ids(&units);
+    if let Some(row) = units.iter().position(Option::is_none) {
+        return Err(bad_value(
+            &spec.unit,
+            row,
+            "unit identifier is missing",
+            "every row needs its unit",
+        ));
+    }
+    let n_units = unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+    // Row of each unit × period; duplicates are errors.
+    let n_periods = period_keys.len();
+    let mut cell_row: Vec<Option<usize>> = vec![None; n_units * n_periods];
+    for row in 0..n_rows {
+        let cell = unit_ids[row] as usize * n_periods + period_of(keys[row]).expect("period");
+        if let Some(first) = cell_row[cell] {
+            return Err(InputError::BadColumn {
+                path: path.clone(),
+                column: format!("{} × {}", spec.unit, spec.time),
+                problem: format!(
+                    "rows {} and {} are the same unit in the same period",
+                    first + 1,
+                    row + 1
+                ),
+                hint: "keep one row per unit and period (aggregate or deduplicate the extract)"
+                    .into(),
+            });
+        }
+        cell_row[cell] = Some(row);
+    }
+    // First treated period per unit.
+    let mut group_key: Vec<Option<Option<f64>>> = vec![None; n_units];
+    let mut group_row: Vec<usize> = vec![0; n_units];
+    match (&spec.first_treated, &spec.treatment) {
+        (Some(column), _) => {
+            let values = match table.column(column)? {
+                Column::Numeric(v) => v.iter().map(|x| x.map(format_number)).collect(),
+                Column::Text(v) => v,
+            };
+            for row in 0..n_rows {
+                let value = match values[row].as_deref().map(str::trim) {
+                    None | Some("") | Some("0") => None,
+                    Some(text) => Some(time_key(text).ok_or_else(|| {
+                        bad_value(
+                            column,
+                            row,
+                            "first-treated period cannot be parsed",
+                            "use the same format as the time column, and 0 for never treated",
+                        )
+                    })?),
+                };
+                let unit = unit_ids[row] as usize;
+                match group_key[unit] {
+                    None => {
+                        group_key[unit] = Some(value);
+                        group_row[unit] = row;
+                    }
+                    Some(previous) if previous != value => {
+                        return Err(InputError::BadColumn {
+                            path: path.clone(),
+                            column: column.clone(),
+                            problem: format!(
+                                "must be constant within each unit; rows {} and {} (same unit) differ",
+                                group_row[unit] + 1,
+                                row + 1
+                            ),
+                            hint: "give every row of a unit the same first treated period".into(),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        (None, Some(column)) => {
+            let values = table.numeric(column)?;
+            for unit in 0..n_units {
+                let mut treated_since: Option<f64> = None;
+                for p in 0..n_periods {
+                    let Some(row) = cell_row[unit * n_periods + p] else {
+                        continue;
+                    };
+                    match values[row] {
+                        Some(v) if v == 1.0 => {
+                            treated_since.get_or_insert(period_keys[p]);
+                        }
+                        Some(v) if v == 0.0 => {
+                            if treated_since.is_some() {
+                                return Err(bad_value(
+                                    column,
+                                    row,
+                                    "treatment switches off after being on",
+                                    "the estimator needs an absorbing treatment (once treated, always treated); recode the column or use a first-treated column",
+                                ));
+                            }
+                        }
+                        Some(_) => {
+                            return Err(bad_value(
+                                column,
+                                row,
+                                "treatment must be 0 or 1",
+                                "code treated periods as 1 and the others as 0",
+                            ));
+                        }
+                        None => {}
+                    }
+                    group_row[unit] = row;
+                }
+                group_key[unit] = Some(treated_since);
+            }
+        }
+        (None, None) => {
+            return Err(InputError::usage(
+                format!(
+                    "evaluation `{}`: no treatment timing given",
+                    spec.evaluation
+                ),
+                "set `first-treated` (first treated period, 0 = never) or `treatment` (absorbing 0/1) in [data]",
+            ));
+        }
+    }
+    let mut warnings = Vec::new();
+    // Outcomes and balance.
+    let outcome_values: Vec<Vec<Option<f64>>> = spec
+        .outcomes
+        .iter()
+        .map(|o| table.numeric(o))
+        .collect::<Result<_, _>>()?;
+    let mut keep = vec![true; n_units];
+    let mut incomplete = 0usize;
+    for unit in 0..n_units {
+        for p in 0..n_periods {
+            let missing = match cell_row[unit * n_periods + p] {
+                None => true,
+                Some(row) => outcome_values.iter().any(|v| v[row].is_none()),
+            };
+            if missing {
+                if spec.missing == MissingPolicy::Error {
+                    let row = cell_row[unit * n_periods + p].unwrap_or(group_row[unit]);
+                    return Err(bad_value(
+                        &spec.outcomes.join(", "),
+                        row,
+                        &format!(
+                            "the unit of this row has no outcome for period {}",
+                            period_labels[p]
+                        ),
+                        "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning",
+                    ));
+                }
+                keep[unit] = false;
+            }
+        }
+        if !keep[unit] {
+            incomplete += 1;
+        }
+    }
+    if incomplete > 0 {
+        warnings.push(format!(
+            "evaluation `{}`: dropped {incomplete} of {n_units} units without an outcome in every period (balanced panel)",
+            spec.evaluation
+        ));
+    }
+    let kept: Vec<usize> = (0..n_units).filter(|&u| keep[u]).collect();
+    let mut group = Vec::with_capacity(kept.len());
+    let mut late = 0usize;
+    for &unit in &kept {
+        let g = match group_key[unit].flatten() {
+            None => None,
+            Some(key) if key > period_keys[n_periods - 1] => {
+                late += 1;
+                None
+            }
+            Some(key) => match period_of(key) {
+                Some(0) => {
+                    return Err(bad_value(
+                        spec.first_treated
+                            .as_deref()
+                            .or(spec.treatment.as_deref())
+                            .unwrap_or(""),
+                        group_row[unit],
+                        "this unit is treated from the first period, so it has no pre-treatment period",
+                        "drop units treated in the first period, or extend the panel backwards",
+                    ));
+                }
+                Some(p) => Some(p),
+                None if key < period_keys[0] => {
+                    return Err(bad_value(
+                        spec.first_treated.as_deref().unwrap_or(""),
+                        group_row[unit],
+                        "this unit was treated before the first period",
+                        "drop always-treated units",
+                    ));
+                }
+                None => {
+                    return Err(bad_value(
+                        spec.first_treated.as_deref().unwrap_or(""),
+                        group_row[unit],
+                        "the first treated period is not one of the panel's periods",
+                        "use a period that occurs in the time column",
+                    ));
+                }
+            },
+        };
+        group.push(g);
+    }
+    if late > 0 {
+        warnings.push(format!("evaluation `{}`: {late} units first treated after the last period count as never treated", spec.evaluation));
+    }
+    let outcomes = outcome_values
+        .iter()
+        .map(|values| {
+            Array2::from_shape_fn((kept.len(), n_periods), |(i, p)| {
+                let row = cell_row[kept[i] * n_periods + p].expect("balanced");
+                values[row].expect("complete")
+            })
+        })
+        .collect();
+    let clusters = match &spec.cluster {
+        None => None,
+        Some(column) => {
+            let values = labels(table, column)?;
+            let mut per_unit: Vec<Option<String>> = Vec::with_capacity(kept.len());
+            for &unit in &kept {
+                let rows: Vec<usize> = (0..n_periods)
+                    .filter_map(|p| cell_row[unit * n_periods + p])
+                    .collect();
+                let first = values[rows[0]].clone();
+                if let Some(&row) = rows.iter().find(|&&r| values[r] != first) {
+                    return Err(bad_value(
+                        column,
+                        row,
+                        "cluster differs from the unit's other rows",
+                        "a unit must stay in one cluster",
+                    ));
+                }
+                per_unit.push(first);
+            }
+            let distinct: BTreeSet<&String> = per_unit.iter().flatten().collect();
+            if distinct.len() < 2 {
+                return Err(InputError::BadColumn {
+                    path: path.clone(),
+                    column: column.clone(),
+                    problem: format!("has {} cluster(s)", distinct.len()),
+                    hint: "cluster-robust standard errors need at least two clusters (and should have many more); remove `cluster` to cluster by unit".into(),
+                });
+            }
+            Some(dense_ids(&per_unit))
+        }
+    };
+    Ok((
+        Panel {
+            periods: period_labels,
+            outcomes,
+            group,
+            clusters,
+        },
+        warnings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_labels_parse_and_order() {
+        assert_eq!(time_key("2004"), Some(2004.0));
+        assert!(time_key("2025Q4").unwrap() < time_key("2026Q1").unwrap());
+        assert!(time_key("2025-q3").unwrap() < time_key("2025Q4").unwrap());
+        assert!(time_key("2025-07-01").unwrap() < time_key("2025-10-01").unwrap());
+        assert_eq!(time_key("spring"), None);
+        assert_eq!(time_key("2025Q5"), None);
+    }
+}

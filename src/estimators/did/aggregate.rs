@@ -1,0 +1,294 @@
+//! Aggregations of ATT(g,t) (R `did::aggte`): simple, group, dynamic (event time), calendar.
+//!
+//! Weights proportional to group shares P(G = g) are estimated, so each aggregate's influence
+//! function adds the effect of estimating them (`weights_influence`, did's `wif`).
+
+use super::att_gt::AttGt;
+use ndarray::Array2;
+
+/// One aggregate: its label, estimate and influence function over units.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    /// `overall`, `group:<g>`, `group:overall`, `event:<e>`, `event:overall`, `period:<t>`,
+    /// `period:overall` (group and period as indices; the caller labels them).
+    pub kind: AggregateKind,
+    pub estimate: f64,
+    pub influence: Vec<f64>,
+    pub n_treated: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateKind {
+    Simple,
+    Group(usize),
+    GroupOverall,
+    Event(i64),
+    EventOverall,
+    Calendar(usize),
+    CalendarOverall,
+}
+
+/// Influence of estimating the weights w_k = p_k / Σ_keepers p_k, times the cell estimates:
+/// Σ_k att_k · [(1{G=g_k} − p_k)/S − p_k Σ_j (1{G=g_j} − p_j) / S²], S = Σ_keepers p_k.
+fn weights_influence(
+    fit: &AttGt,
+    groups_of_units: &[Option<usize>],
+    keepers: &[usize],
+) -> Vec<f64> {
+    let p: Vec<f64> = keepers
+        .iter()
+        .map(|&k| fit.group_share[fit.cells[k].group])
+        .collect();
+    let total: f64 = p.iter().sum();
+    groups_of_units
+        .iter()
+        .map(|g| {
+            let indicator = |k: usize| f64::from(u8::from(*g == Some(fit.cells[k].group)));
+            let deviation_sum: f64 = keepers
+                .iter()
+                .zip(&p)
+                .map(|(&k, pk)| indicator(k) - pk)
+                .sum();
+            keepers
+                .iter()
+                .zip(&p)
+                .map(|(&k, pk)| {
+                    fit.cells[k].att
+                        * ((indicator(k) - pk) / total - pk * deviation_sum / (total * total))
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// Share-weighted average of the `keepers` cells, with the weights' influence.
+fn weighted(
+    fit: &AttGt,
+    groups_of_units: &[Option<usize>],
+    keepers: &[usize],
+    kind: AggregateKind,
+) -> Aggregate {
+    let p: Vec<f64> = keepers
+        .iter()
+        .map(|&k| fit.group_share[fit.cells[k].group])
+        .collect();
+    let total: f64 = p.iter().sum();
+    let estimate = keepers
+        .iter()
+        .zip(&p)
+        .map(|(&k, pk)| pk / total * fit.cells[k].att)
+        .sum();
+    let wif = weights_influence(fit, groups_of_units, keepers);
+    let influence = (0..fit.n_units)
+        .map(|i| {
+            keepers
+                .iter()
+                .zip(&p)
+                .map(|(&k, pk)| pk / total * fit.influence[[i, k]])
+                .sum::<f64>()
+                + wif[i]
+        })
+        .collect();
+    Aggregate {
+        kind,
+        estimate,
+        influence,
+        n_treated: treated_in(fit, keepers),
+    }
+}
+
+fn treated_in(fit: &AttGt, keepers: &[usize]) -> usize {
+    let mut groups: Vec<usize> = keepers.iter().map(|&k| fit.cells[k].group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
+        .iter()
+        .map(|&g| (fit.group_share[g] * fit.n_units as f64).round() as usize)
+        .sum()
+}
+
+fn mean_of(parts: &[&Aggregate], kind: AggregateKind, n_treated: usize) -> Aggregate {
+    let m = parts.len() as f64;
+    let n = parts.first().map_or(0, |a| a.influence.len());
+    Aggregate {
+        kind,
+        estimate: parts.iter().map(|a| a.estimate).sum::<f64>() / m,
+        influence: (0..n)
+            .map(|i| parts.iter().map(|a| a.influence[i]).sum::<f64>() / m)
+            .collect(),
+        n_treated,
+    }
+}
+
+/// `period_values[t]` gives event times in the data's own units (e.g. years); cells count as
+/// post-treatment when period ≥ group (as did's `group <= t`).
+pub fn all(
+    fit: &AttGt,
+    groups_of_units: &[Option<usize>],
+    period_values: &[f64],
+) -> Vec<Aggregate> {
+    let cells = &fit.cells;
+    let post: Vec<usize> = (0..cells.len())
+        .filter(|&k| cells[k].period >= cells[k].group)
+        .collect();
+    let mut out = vec![weighted(fit, groups_of_units, &post, AggregateKind::Simple)];
+    let total_treated = treated_in(fit, &post);
+
+    // Group: simple average over each group's post periods, then share-weighted across groups.
+    let mut groups: Vec<usize> = cells.iter().map(|c| c.group).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut by_group = Vec::new();
+    for &g in &groups {
+        let keep: Vec<usize> = post
+            .iter()
+            .copied()
+            .filter(|&k| cells[k].group == g)
+            .collect();
+        if keep.is_empty() {
+            continue;
+        }
+        let m = keep.len() as f64;
+        by_group.push(Aggregate {
+            kind: AggregateKind::Group(g),
+            estimate: keep.iter().map(|&k| cells[k].att).sum::<f64>() / m,
+            influence: (0..fit.n_units)
+                .map(|i| keep.iter().map(|&k| fit.influence[[i, k]]).sum::<f64>() / m)
+                .collect(),
+            n_treated: treated_in(fit, &keep),
+        });
+    }
+    if !by_group.is_empty() {
+        // Treat each group's average as a "cell" with the group's share.
+        let shares: Vec<f64> = by_group
+            .iter()
+            .map(|a| match a.kind {
+                AggregateKind::Group(g) => fit.group_share[g],
+                _ => unreachable!("only group aggregates here"),
+            })
+            .collect();
+        let total: f64 = shares.iter().sum();
+        let estimate = by_group
+            .iter()
+            .zip(&shares)
+            .map(|(a, s)| s / total * a.estimate)
+            .sum();
+        let group_index: Vec<usize> = by_group
+            .iter()
+            .map(|a| match a.kind {
+                AggregateKind::Group(g) => g,
+                _ => 0,
+            })
+            .collect();
+        let influence = (0..fit.n_units)
+            .map(|i| {
+                let direct: f64 = by_group
+                    .iter()
+                    .zip(&shares)
+                    .map(|(a, s)| s / total * a.influence[i])
+                    .sum();
+                let indicator = |g: usize| f64::from(u8::from(groups_of_units[i] == Some(g)));
+                let deviation_sum: f64 = group_index
+                    .iter()
+                    .zip(&shares)
+                    .map(|(&g, s)| indicator(g) - s)
+                    .sum();
+                let wif: f64 = by_group
+                    .iter()
+                    .zip(group_index.iter().zip(&shares))
+                    .map(|(a, (&g, s))| {
+                        a.estimate
+                            * ((indicator(g) - s) / total - s * deviation_sum / (total * total))
+                    })
+                    .sum();
+                direct + wif
+            })
+            .collect();
+        out.push(Aggregate {
+            kind: AggregateKind::GroupOverall,
+            estimate,
+            influence,
+            n_treated: total_treated,
+        });
+        out.extend(by_group);
+    }
+
+    // Dynamic: by event time e = period − group (in the data's units).
+    let event =
+        |k: usize| (period_values[cells[k].period] - period_values[cells[k].group]).round() as i64;
+    let mut events: Vec<i64> = (0..cells.len()).map(event).collect();
+    events.sort_unstable();
+    events.dedup();
+    let by_event: Vec<Aggregate> = events
+        .iter()
+        .map(|&e| {
+            let keep: Vec<usize> = (0..cells.len()).filter(|&k| event(k) == e).collect();
+            weighted(fit, groups_of_units, &keep, AggregateKind::Event(e))
+        })
+        .collect();
+    let post_events: Vec<&Aggregate> = by_event
+        .iter()
+        .filter(|a| matches!(a.kind, AggregateKind::Event(e) if e >= 0))
+        .collect();
+    if !post_events.is_empty() {
+        out.push(mean_of(
+            &post_events,
+            AggregateKind::EventOverall,
+            total_treated,
+        ));
+    }
+    out.extend(by_event.iter().cloned());
+
+    // Calendar: by period, over groups already treated.
+    let mut periods: Vec<usize> = post.iter().map(|&k| cells[k].period).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let by_period: Vec<Aggregate> = periods
+        .iter()
+        .map(|&t| {
+            let keep: Vec<usize> = post
+                .iter()
+                .copied()
+                .filter(|&k| cells[k].period == t)
+                .collect();
+            weighted(fit, groups_of_units, &keep, AggregateKind::Calendar(t))
+        })
+        .collect();
+    if !by_period.is_empty() {
+        let refs: Vec<&Aggregate> = by_period.iter().collect();
+        out.push(mean_of(
+            &refs,
+            AggregateKind::CalendarOverall,
+            total_treated,
+        ));
+        out.extend(by_period);
+    }
+    out
+}
+
+/// Wald test that every pre-treatment ATT(g,t) is zero (did's pre-test of parallel trends):
+/// W = θ' V⁻¹ θ with V = Σ ψψ'/n², chi-squared with as many degrees of freedom as cells.
+/// Returns (statistic, degrees of freedom, p-value), or None without pre-treatment cells or with a
+/// singular covariance.
+pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
+    use statrs::distribution::{ChiSquared, ContinuousCDF};
+    let pre: Vec<usize> = (0..fit.cells.len())
+        .filter(|&k| fit.cells[k].period < fit.cells[k].group)
+        .collect();
+    if pre.is_empty() {
+        return None;
+    }
+    let n = fit.n_units as f64;
+    let m = pre.len();
+    let mut v = Array2::<f64>::zeros((m, m));
+    for (a, &ka) in pre.iter().enumerate() {
+        for (b, &kb) in pre.iter().enumerate() {
+            v[[a, b]] = fit.influence.column(ka).dot(&fit.influence.column(kb)) / (n * n);
+        }
+    }
+    let inverse = crate::linalg::inverse_spd(v.view())?;
+    let theta = ndarray::Array1::from_iter(pre.iter().map(|&k| fit.cells[k].att));
+    let statistic = theta.dot(&inverse.dot(&theta));
+    let chi = ChiSquared::new(m as f64).ok()?;
+    Some((statistic, m, 1.0 - chi.cdf(statistic)))
+}
