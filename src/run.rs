@@ -106,7 +106,7 @@ struct JobOutput {
 fn result_row(
     plan: &RunPlan,
     evaluation: &EvaluationPlan,
-    design: &data::CrossSection,
+    intervention: &str,
     outcome: &str,
     method: &str,
     effect: &crate::estimators::Effect,
@@ -115,7 +115,7 @@ fn result_row(
     let interval = inference::wald(effect, plan.ci_level);
     let mut row = ResultRow::new(
         &evaluation.name,
-        &design.intervention,
+        intervention,
         outcome,
         method,
         evaluation.estimand,
@@ -125,7 +125,7 @@ fn result_row(
         row.suppress();
         warnings.push(format!(
             "evaluation `{}`, intervention `{}`, outcome `{outcome}`: result suppressed, fewer than {} units in a group (min-cell)",
-            evaluation.name, design.intervention, plan.min_cell
+            evaluation.name, intervention, plan.min_cell
         ));
     }
     row
@@ -152,7 +152,7 @@ fn run_experiment_job(
         rows.push(result_row(
             plan,
             evaluation,
-            design,
+            &design.intervention,
             outcome,
             "difference-in-means",
             &effect,
@@ -216,7 +216,7 @@ fn run_psm_job(
         let mut row = result_row(
             plan,
             evaluation,
-            design,
+            &design.intervention,
             outcome,
             "psm",
             &effect,
@@ -316,24 +316,7 @@ fn run_did(
                 n_treated,
                 n_control,
             };
-            let design_label = data::CrossSection {
-                intervention: "all".into(),
-                covariate_names: Vec::new(),
-                x: ndarray::Array2::zeros((0, 0)),
-                treated: Vec::new(),
-                outcomes: Vec::new(),
-                strata: None,
-                clusters: None,
-            };
-            let mut row = result_row(
-                plan,
-                evaluation,
-                &design_label,
-                outcome,
-                "did",
-                &effect,
-                warnings,
-            );
+            let mut row = result_row(plan, evaluation, "all", outcome, "did", &effect, warnings);
             row.target = target;
             rows.push(row);
         };

@@ -23,10 +23,13 @@
 #            F -q --threads $THREADS`: CSV load, IRLS logit, 1:1 nearest-neighbour
 #            matching on the propensity score, SE, balance table, JSON. Wall time
 #            of the process, best of 3. Three variants:
-#              rep vm0  replace = true, --variance-matches 0 (Abadie-Imbens,
-#                       homoskedastic = exactly Matching's default Var.calc = 0)
-#              rep vm2  replace = true, cominev's default variance-matches = 2
-#                       (Abadie-Imbens robust), i.e. bench_N.toml as written
+#              rep R    replace = true, --variance-matches 0 --tie-tolerance 1e-5:
+#                       what Match(Y, Tr, X = pscore, M = 1, estimand = "ATT")
+#                       does (ties within 1e-5 squared standardised distance,
+#                       AI SE with Var.calc = 0). --tie-tolerance is passed only
+#                       when the binary has it (older builds used 1e-5 always).
+#              rep def  replace = true, bench_N.toml as written, i.e. cominev's
+#                       defaults (exact ties, variance-matches = 2 robust AI SE)
 #              norep    replace = false (cluster-robust SE by matched set)
 #   MatchIt  bench_matchit.R: read.csv + glm + matchit(nearest, no replacement),
 #            no SE; one run; elapsed inside R (excl. R start-up / library load).
@@ -72,7 +75,7 @@ run_capped() {
 describe_failure() {   # describe_failure RC ERRFILE
   if [ "$1" = 124 ]; then echo "> ${TIMEOUT} s (timeout)"
   elif grep -qiE "memory allocation|cannot allocate|out of memory|alloc" "$2" 2>/dev/null; then echo "failed: out of memory (cap ${MEM_GB} GB)"
-  else echo "failed (exit $1)"; fi
+  else echo "failed (exit $1: $(grep -m1 -v '^[[:space:]]*$' "$2" 2>/dev/null | cut -c1-160 | tr '|' '/'))"; fi
 }
 
 # ----------------------------------------------------------------- set-up
@@ -89,6 +92,7 @@ cp -f "$SRC_BIN" "$BIN" || exit 2
 BIN_SHA=$(sha256sum "$BIN" | cut -c1-16)
 BIN_MTIME=$(date -u -r "$SRC_BIN" '+%Y-%m-%d %H:%M:%S UTC')
 COMINEV_VER=$("$BIN" --version)
+if "$BIN" estimate --help | grep -q -- '--tie-tolerance'; then R_TIES="--tie-tolerance 1e-5"; else R_TIES=""; fi
 GIT_REV=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
 GIT_DIRTY=$(git -C "$REPO" status --porcelain 2>/dev/null | grep -c . || true)
 R_VER=$(Rscript -e 'cat(R.version.string)' 2>/dev/null)
@@ -154,8 +158,8 @@ time_r() {   # time_r N KEY SCRIPT
 for n in $SIZES; do
   T[env,$n]="load $(load1), compile processes $(compile_jobs)"
   echo "N=$n (${T[env,$n]})"
-  time_cominev "$n" rep_vm0 "bench_$n.toml" --variance-matches 0
-  time_cominev "$n" rep_vm2 "bench_$n.toml"
+  time_cominev "$n" rep_r "bench_$n.toml" --variance-matches 0 $R_TIES
+  time_cominev "$n" rep_def "bench_$n.toml"
   time_cominev "$n" norep "bench_${n}_norep.toml"
   time_r "$n" matchit bench_matchit.R
   if [ "$n" = 1000000 ] && [ "$MATCHING_TIMED_OUT_100K" = 1 ]; then
@@ -196,34 +200,35 @@ absdiff() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^-?[0-9.eE+-]+$/ && b ~ /^
   echo "MatchIt / Matching: \`read.csv\` + \`glm\` + matching (+ AI SE for Matching), elapsed inside R, one run"
   echo "(R start-up and \`library()\` excluded; process wall times are in the detail table below)."
   echo
-  echo "| N | cominev rep (vm=0) | cominev rep (vm=2, default) | cominev norep | MatchIt (nearest, no repl.) | Matching (Match, AI SE) | MatchIt / cominev norep | Matching / cominev rep vm=0 | Matching / cominev rep vm=2 |"
+  echo "| N | cominev rep, R rule | cominev rep, defaults | cominev norep | MatchIt (nearest, no repl.) | Matching (Match, AI SE) | MatchIt / cominev norep | Matching / cominev rep R rule | Matching / cominev rep defaults |"
   echo "|---|---|---|---|---|---|---|---|---|"
   for n in $SIZES; do
-    echo "| $n | $(fmt "${T[rep_vm0,$n]}") | $(fmt "${T[rep_vm2,$n]}") | $(fmt "${T[norep,$n]}") | $(fmt "${T[matchit,$n]}") | $(fmt "${T[matching,$n]}") | $(ratio "${T[matchit,$n]}" "${T[norep,$n]}") | $(ratio "${T[matching,$n]}" "${T[rep_vm0,$n]}") | $(ratio "${T[matching,$n]}" "${T[rep_vm2,$n]}") |"
+    echo "| $n | $(fmt "${T[rep_r,$n]}") | $(fmt "${T[rep_def,$n]}") | $(fmt "${T[norep,$n]}") | $(fmt "${T[matchit,$n]}") | $(fmt "${T[matching,$n]}") | $(ratio "${T[matchit,$n]}" "${T[norep,$n]}") | $(ratio "${T[matching,$n]}" "${T[rep_r,$n]}") | $(ratio "${T[matching,$n]}" "${T[rep_def,$n]}") |"
   done
   echo
-  echo "Like for like: *cominev rep vm=0* does exactly what \`Match(Y, Tr, X = pscore, M = 1, estimand = \"ATT\")\`"
-  echo "does (same ties rule, AI SE with \`Var.calc = 0\`); *cominev norep* does what \`matchit(method = \"nearest\","
-  echo "distance = \"glm\")\` does, plus an SE and balance table MatchIt does not compute in the timed region."
+  echo "Like for like: *cominev rep, R rule* (\`--variance-matches 0 $R_TIES\`) does what"
+  echo "\`Match(Y, Tr, X = pscore, M = 1, estimand = \"ATT\")\` does (ties within 1e-5 squared standardised distance,"
+  echo "AI SE with \`Var.calc = 0\`); *cominev rep, defaults* is bench_N.toml as written (exact ties, robust AI SE with"
+  echo "2 variance matches), so not the same computation as Match; *cominev norep* does what"
+  echo "\`matchit(method = \"nearest\", distance = \"glm\")\` does, plus an SE and balance table MatchIt does not compute."
   echo
   echo "Peak memory / process wall (R including start-up):"
   echo
-  echo "| N | cominev rep vm=0 max RSS | cominev rep vm=2 max RSS | cominev norep max RSS | MatchIt process wall / max RSS | Matching process wall / max RSS | machine when N started |"
+  echo "| N | cominev rep R rule max RSS | cominev rep defaults max RSS | cominev norep max RSS | MatchIt process wall / max RSS | Matching process wall / max RSS | machine when N started |"
   echo "|---|---|---|---|---|---|---|"
   for n in $SIZES; do
-    echo "| $n | ${T[rep_vm0_rss,$n]:-?} KB | ${T[rep_vm2_rss,$n]:-?} KB | ${T[norep_rss,$n]:-?} KB | ${T[matchit_wall,$n]:-?} s / ${T[matchit_rss,$n]:-?} KB | ${T[matching_wall,$n]:-?} s / ${T[matching_rss,$n]:-?} KB | ${T[env,$n]} |"
+    echo "| $n | ${T[rep_r_rss,$n]:-?} KB | ${T[rep_def_rss,$n]:-?} KB | ${T[norep_rss,$n]:-?} KB | ${T[matchit_wall,$n]:-?} s / ${T[matchit_rss,$n]:-?} KB | ${T[matching_wall,$n]:-?} s / ${T[matching_rss,$n]:-?} KB | ${T[env,$n]} |"
   done
   echo
   echo "## Estimates"
   echo
   echo "With replacement (ATT, 1:1 + ties): cominev vs \`Matching::Match\`"
   echo
-  echo "| N | cominev est | Matching est | abs diff | cominev SE vm=0 | Matching AI SE | abs diff | cominev SE vm=2 (robust) | matched controls cominev / Matching (unique) | Matching matched pairs incl. ties |"
+  echo "| N | cominev est (R rule) | Matching est | abs diff | cominev AI SE (R rule) | Matching AI SE | abs diff | matched controls cominev / Matching (unique) | Matching matched pairs incl. ties | cominev defaults: est / robust SE / matched controls |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for n in $SIZES; do
-    ce=$(field rep_vm0 "$n" 1); cs=$(field rep_vm0 "$n" 2); me=$(kv "$LOG/matching_$n.out" est); ms=$(kv "$LOG/matching_$n.out" se)
-    [ "$ce" = "?" ] && ce=$(field rep_vm2 "$n" 1)
-    echo "| $n | $(num "$ce") | $(num "${me:-n/a}") | $(absdiff "$ce" "${me:-x}") | $(num "$cs") | $(num "${ms:-n/a}") | $(absdiff "$cs" "${ms:-x}") | $(num "$(field rep_vm2 "$n" 2)") | $(field rep_vm0 "$n" 4) / $(kv "$LOG/matching_$n.out" n_control_unique) | $(kv "$LOG/matching_$n.out" n_pairs) |"
+    ce=$(field rep_r "$n" 1); cs=$(field rep_r "$n" 2); me=$(kv "$LOG/matching_$n.out" est); ms=$(kv "$LOG/matching_$n.out" se)
+    echo "| $n | $(num "$ce") | $(num "${me:-n/a}") | $(absdiff "$ce" "${me:-x}") | $(num "$cs") | $(num "${ms:-n/a}") | $(absdiff "$cs" "${ms:-x}") | $(field rep_r "$n" 4) / $(kv "$LOG/matching_$n.out" n_control_unique) | $(kv "$LOG/matching_$n.out" n_pairs) | $(num "$(field rep_def "$n" 1)") / $(num "$(field rep_def "$n" 2)") / $(field rep_def "$n" 4) |"
   done
   echo
   echo "Without replacement (ATT, 1:1 greedy, largest score first): cominev vs \`MatchIt::matchit\`"
