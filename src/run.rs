@@ -280,12 +280,14 @@ fn run_did(
         missing: plan.missing,
     };
     let (panel, mut warnings) = prepare_panel(table, &spec)?;
-    let period_values: Vec<f64> = panel
+    // Event time in the data's own units (years, quarters), as R did; dates count periods.
+    let keyed: Option<Vec<f64>> = panel
         .periods
         .iter()
-        .map(|label| crate::data::panel::time_key(label).unwrap_or(f64::NAN))
+        .map(|l| crate::data::panel::event_key(l))
         .collect();
-    // Event times count periods, whatever the time unit (quarters keyed 4·year + q are consecutive).
+    let period_values: Vec<f64> =
+        keyed.unwrap_or_else(|| (0..panel.periods.len()).map(|p| p as f64).collect());
     let clusters = panel.clusters.as_deref();
     let n_never = panel.group.iter().filter(|g| g.is_none()).count();
     let mut rows = Vec::new();

@@ -9,6 +9,8 @@ mod bad_input;
 mod coverage;
 #[path = "suite/determinism.rs"]
 mod determinism;
+#[path = "suite/did.rs"]
+mod did;
 #[path = "suite/formats.rs"]
 mod formats;
 #[path = "suite/published.rs"]

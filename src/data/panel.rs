@@ -71,6 +71,16 @@ pub fn time_key(label: &str) -> Option<f64> {
     None
 }
 
+/// The key on which event time (periods since treatment) is counted: numbers and quarters as
+/// `time_key`; `None` for dates, whose keys are not evenly spaced (then count periods).
+pub fn event_key(label: &str) -> Option<f64> {
+    let text = label.trim();
+    if text.matches('-').count() == 2 {
+        return None;
+    }
+    time_key(text)
+}
+
 fn text_of(table: &Table, column: &str) -> Result<Vec<Option<String>>, InputError> {
     labels(table, column)
 }

@@ -1,0 +1,260 @@
+//! Difference-in-differences: Callaway–Sant'Anna on `mpdta` against the published figures (R did
+//! documentation; `../shared/reference-data/README.md`), and the panel checks.
+
+use crate::util::run;
+use assert_cmd::Command;
+
+/// Published aggregates are rounded to 4 decimals, the pre-test p-value to 5.
+const TOL_PUBLISHED_4DP: f64 = 0.5e-4;
+const TOL_PUBLISHED_5DP: f64 = 0.5e-5;
+
+const MPDTA: &str = r#"
+[data]
+path = "{fixtures}/mpdta.csv"
+unit = "countyreal"
+time = "year"
+first-treated = "first_treat"
+[[evaluation]]
+name = "mw"
+method = "did"
+outcomes = ["lemp"]
+"#;
+
+fn estimate(report: &cominev::report::Report, target: &str) -> f64 {
+    report
+        .results
+        .iter()
+        .find(|r| r.target == target)
+        .and_then(|r| r.estimate)
+        .unwrap_or_else(|| panic!("no row for {target}"))
+}
+
+#[test]
+fn mpdta_published_aggregates_and_pre_test() {
+    let report = run(MPDTA);
+    for (target, published) in [
+        ("overall", -0.0400),
+        ("event:overall", -0.0772),
+        ("group:overall", -0.0310),
+        ("period:overall", -0.0417),
+    ] {
+        let obtained = estimate(&report, target);
+        assert!(
+            (obtained - published).abs() <= TOL_PUBLISHED_4DP,
+            "{target}: {obtained} vs {published}"
+        );
+    }
+    let test = &report.pre_trend_tests[0];
+    assert_eq!(test.degrees_of_freedom, 5);
+    assert!(
+        (test.p_value - 0.16812).abs() <= TOL_PUBLISHED_5DP,
+        "pre-test p = {}",
+        test.p_value
+    );
+}
+
+/// The 12 group-time effects as printed by R did's `att_gt` example (4 decimals).
+#[test]
+fn mpdta_group_time_effects() {
+    let report = run(MPDTA);
+    let published = [
+        ("gt:2004:2004", -0.0105),
+        ("gt:2004:2005", -0.0704),
+        ("gt:2004:2006", -0.1373),
+        ("gt:2004:2007", -0.1008),
+        ("gt:2006:2004", 0.0065),
+        ("gt:2006:2005", -0.0028),
+        ("gt:2006:2006", -0.0046),
+        ("gt:2006:2007", -0.0412),
+        ("gt:2007:2004", 0.0305),
+        ("gt:2007:2005", -0.0027),
+        ("gt:2007:2006", -0.0311),
+        ("gt:2007:2007", -0.0261),
+    ];
+    for (target, value) in published {
+        let obtained = estimate(&report, target);
+        assert!(
+            (obtained - value).abs() <= TOL_PUBLISHED_4DP,
+            "{target}: {obtained} vs {value}"
+        );
+    }
+}
+
+/// A panel where units 1-2 are treated from period 2 with an effect of exactly 3 and everybody
+/// shares the same trend: every post-treatment ATT is 3 with either comparison group.
+#[test]
+fn known_effect_is_recovered_exactly() {
+    let dir = tempfile::tempdir().expect("folder");
+    let mut text = String::from("id,t,g,y\n");
+    for unit in 1..=6 {
+        let g = if unit <= 2 {
+            2
+        } else if unit <= 4 {
+            3
+        } else {
+            0
+        };
+        for t in 1..=4 {
+            let treated = g > 0 && t >= g;
+            let y = f64::from(unit) + 0.5 * f64::from(t) + if treated { 3.0 } else { 0.0 };
+            text.push_str(&format!("{unit},{t},{g},{y}\n"));
+        }
+    }
+    let path = dir.path().join("p.csv");
+    std::fs::write(&path, text).expect("write");
+    for control in ["never", "not-yet"] {
+        let report = run(&format!(
+            "min-cell = 1\n[data]\npath = \"{}\"\nunit = \"id\"\ntime = \"t\"\nfirst-treated = \"g\"\n[[evaluation]]\nname = \"e\"\nmethod = \"did\"\noutcomes = [\"y\"]\n[evaluation.did]\ncontrol = \"{control}\"\n",
+            path.display()
+        ));
+        for target in [
+            "overall",
+            "group:overall",
+            "event:overall",
+            "period:overall",
+            "gt:2:2",
+            "gt:3:4",
+        ] {
+            assert!(
+                (estimate(&report, target) - 3.0).abs() < 1e-12,
+                "{control} {target}"
+            );
+        }
+        assert!(
+            estimate(&report, "gt:3:2").abs() < 1e-12,
+            "pre-period effect is zero"
+        );
+    }
+}
+
+fn fails(csv: &str, data_keys: &str, did: &str) -> String {
+    let dir = tempfile::tempdir().expect("folder");
+    std::fs::write(dir.path().join("p.csv"), csv).expect("write");
+    std::fs::write(
+        dir.path().join("c.toml"),
+        format!("[data]\npath = \"p.csv\"\nunit = \"id\"\ntime = \"t\"\n{data_keys}\n[[evaluation]]\nname = \"e\"\nmethod = \"did\"\noutcomes = [\"y\"]\n[evaluation.did]\n{did}\n"),
+    )
+    .expect("write");
+    let out = Command::cargo_bin("cominev")
+        .expect("binary")
+        .args(["estimate", "--config", "c.toml", "--output", "out.json"])
+        .current_dir(dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hint:") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.json").exists());
+    stderr
+}
+
+const FIRST: &str = "first-treated = \"g\"";
+
+#[test]
+fn duplicate_unit_period_rows_are_named_by_row() {
+    let err = fails(
+        "id,t,g,y\n1,1,2,1\n1,2,2,2\n1,2,2,3\n2,1,0,1\n2,2,0,1\n",
+        FIRST,
+        "",
+    );
+    assert!(
+        err.contains("rows 2 and 3 are the same unit in the same period"),
+        "{err}"
+    );
+}
+
+#[test]
+fn treatment_that_switches_off() {
+    let err = fails(
+        "id,t,d,y\n1,1,0,1\n1,2,1,2\n1,3,0,3\n2,1,0,1\n2,2,0,1\n2,3,0,1\n",
+        "treatment = \"d\"",
+        "",
+    );
+    assert!(
+        err.contains("row 3") && err.contains("switches off"),
+        "{err}"
+    );
+}
+
+#[test]
+fn first_treated_varying_within_a_unit() {
+    let err = fails("id,t,g,y\n1,1,2,1\n1,2,3,2\n2,1,0,1\n2,2,0,1\n", FIRST, "");
+    assert!(
+        err.contains("constant within each unit") && err.contains("rows 1 and 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_never_treated_units_with_never_controls() {
+    let err = fails(
+        "id,t,g,y\n1,1,2,1\n1,2,2,2\n1,3,2,2\n2,1,3,1\n2,2,3,1\n2,3,3,1\n",
+        FIRST,
+        "control = \"never\"",
+    );
+    assert!(
+        err.contains("no never-treated units") && err.contains("not-yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cohort_treated_in_the_first_period() {
+    let err = fails("id,t,g,y\n1,1,1,1\n1,2,1,2\n2,1,0,1\n2,2,0,1\n", FIRST, "");
+    assert!(err.contains("treated from the first period"), "{err}");
+}
+
+#[test]
+fn fewer_than_two_periods() {
+    let err = fails("id,t,g,y\n1,1,0,1\n2,1,0,1\n", FIRST, "");
+    assert!(
+        err.contains("1 distinct period(s)") && err.contains("at least two periods"),
+        "{err}"
+    );
+}
+
+#[test]
+fn time_labels_that_cannot_be_parsed() {
+    let err = fails("id,t,g,y\n1,spring,0,1\n1,summer,0,2\n", FIRST, "");
+    assert!(
+        err.contains("column `t`, row 1") && err.contains("cannot be parsed"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cluster_column_with_one_cluster() {
+    let err = fails(
+        "id,t,g,y,c\n1,1,2,1,a\n1,2,2,2,a\n2,1,0,1,a\n2,2,0,1,a\n",
+        "first-treated = \"g\"\ncluster = \"c\"",
+        "",
+    );
+    assert!(err.contains("has 1 cluster(s)"), "{err}");
+}
+
+#[test]
+fn quarter_labels_are_ordered() {
+    let dir = tempfile::tempdir().expect("folder");
+    let mut text = String::from("id,q,g,y\n");
+    for unit in 1..=4 {
+        let g = if unit <= 2 { "2025Q1" } else { "0" };
+        for (k, q) in ["2024Q3", "2024Q4", "2025Q1", "2025Q2"].iter().enumerate() {
+            let treated = unit <= 2 && k >= 2;
+            text.push_str(&format!(
+                "{unit},{q},{g},{}\n",
+                f64::from(unit) + k as f64 + if treated { 2.0 } else { 0.0 }
+            ));
+        }
+    }
+    let path = dir.path().join("q.csv");
+    std::fs::write(&path, text).expect("write");
+    let report = run(&format!(
+        "min-cell = 1\n[data]\npath = \"{}\"\nunit = \"id\"\ntime = \"q\"\nfirst-treated = \"g\"\n[[evaluation]]\nname = \"e\"\nmethod = \"did\"\noutcomes = [\"y\"]\n",
+        path.display()
+    ));
+    assert!((estimate(&report, "gt:2025Q1:2025Q2") - 2.0).abs() < 1e-12);
+    assert!((estimate(&report, "event:1") - 2.0).abs() < 1e-12);
+}
