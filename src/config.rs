@@ -98,6 +98,8 @@ pub struct DidSection {
     pub base_period: Option<String>,
     /// Periods before treatment in which units may already react.
     pub anticipation: Option<usize>,
+    /// 2x2 standard errors: "cr1" (Stata; default) or "cr2" (Bell-McCaffrey).
+    pub se: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -128,3 +128,86 @@ mod tests {
         assert!((cov[[0, 1]] - 8.0).abs() < TOL_CLOSED_FORM);
     }
 }
+
+/// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations: (eigenvalues,
+/// eigenvectors as columns). Exact to rounding for the cluster-sized blocks of CR2.
+pub fn symmetric_eigen(a: ArrayView2<f64>) -> (Array1<f64>, Array2<f64>) {
+    let n = a.nrows();
+    let mut m = a.to_owned();
+    let mut v = Array2::<f64>::eye(n);
+    for _sweep in 0..100 {
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| m[[i, j]].powi(2))
+            .sum();
+        if off < 1e-30 {
+            break;
+        }
+        for p in 0..n {
+            for q in (p + 1)..n {
+                if m[[p, q]].abs() < 1e-300 {
+                    continue;
+                }
+                let theta = (m[[q, q]] - m[[p, p]]) / (2.0 * m[[p, q]]);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (mkp, mkq) = (m[[k, p]], m[[k, q]]);
+                    m[[k, p]] = c * mkp - s * mkq;
+                    m[[k, q]] = s * mkp + c * mkq;
+                }
+                for k in 0..n {
+                    let (mpk, mqk) = (m[[p, k]], m[[q, k]]);
+                    m[[p, k]] = c * mpk - s * mqk;
+                    m[[q, k]] = s * mpk + c * mqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[[k, p]], v[[k, q]]);
+                    v[[k, p]] = c * vkp - s * vkq;
+                    v[[k, q]] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    (m.diag().to_owned(), v)
+}
+
+/// Symmetric inverse square root M^{-1/2}; eigenvalues below 1e-12 are treated as zero (their
+/// directions get zero weight), as a generalised inverse would.
+pub fn inverse_sqrt_symmetric(a: ArrayView2<f64>) -> Array2<f64> {
+    let (values, vectors) = symmetric_eigen(a);
+    let n = a.nrows();
+    let mut out = Array2::<f64>::zeros((n, n));
+    for (k, &lambda) in values.iter().enumerate() {
+        if lambda > 1e-12 {
+            let f = 1.0 / lambda.sqrt();
+            for i in 0..n {
+                for j in 0..n {
+                    out[[i, j]] += f * vectors[[i, k]] * vectors[[j, k]];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod eigen_tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn inverse_square_root_squares_to_the_inverse() {
+        let a = array![[2.0, 0.5], [0.5, 1.0]];
+        let r = inverse_sqrt_symmetric(a.view());
+        let back = r.dot(&r).dot(&a);
+        for i in 0..2 {
+            for j in 0..2 {
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!((back[[i, j]] - expected).abs() < 1e-12);
+            }
+        }
+    }
+}

@@ -202,3 +202,79 @@ mod tests {
         assert!((v[[1, 1]] - 10.0 / 9.0 * 1.5).abs() < TOL_CLOSED_FORM);
     }
 }
+
+/// CR2 cluster-robust covariance (Bell & McCaffrey 2002, `estimatr::lm_robust(se_type = "CR2")`)
+/// for an unweighted fit, with the Bell–McCaffrey Satterthwaite degrees of freedom for
+/// coefficient `coefficient` (0 = intercept). V = B Σ_g X_gᵀ A_g e_g e_gᵀ A_g X_g B with
+/// A_g = (I − H_gg)^{-1/2}; df = (Σλ)²/Σλ² over the eigenvalues λ of GᵀG, computed as traces.
+/// The degrees of freedom need O(G²) work: beyond `MAX_CLUSTERS_FOR_CR2_DF` clusters they are
+/// G − 1 (and the second value says so).
+pub fn cluster_robust_cr2(
+    x: ArrayView2<f64>,
+    fit: &WlsFit,
+    clusters: &[u32],
+    coefficient: usize,
+) -> (Array2<f64>, f64, bool) {
+    let n = x.nrows();
+    let k = x.ncols() + 1;
+    let row = |i: usize| -> Array1<f64> {
+        let mut r = Array1::zeros(k);
+        r[0] = 1.0;
+        for j in 0..x.ncols() {
+            r[j + 1] = x[[i, j]];
+        }
+        r
+    };
+    let mut members: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+    for i in 0..n {
+        members.entry(clusters[i]).or_default().push(i);
+    }
+    let bread = &fit.bread;
+    let mut meat = Array2::<f64>::zeros((k, k));
+    // For the df: v_g = A_g X_g B c and u_g = B X_gᵀ v_g, per cluster.
+    let c = bread.column(coefficient).to_owned();
+    let mut v_parts: Vec<Array1<f64>> = Vec::with_capacity(members.len());
+    let mut xtv: Vec<Array1<f64>> = Vec::with_capacity(members.len());
+    for rows in members.values() {
+        let m = rows.len();
+        let xg = Array2::from_shape_fn((m, k), |(a, j)| row(rows[a])[j]);
+        let h = xg.dot(bread).dot(&xg.t());
+        let identity_minus_h = Array2::<f64>::eye(m) - &h;
+        let a = crate::linalg::inverse_sqrt_symmetric(identity_minus_h.view());
+        let e = Array1::from_iter(rows.iter().map(|&i| fit.residuals[i]));
+        let score = xg.t().dot(&a.dot(&e));
+        for p in 0..k {
+            for q in 0..k {
+                meat[[p, q]] += score[p] * score[q];
+            }
+        }
+        let v = a.dot(&xg.dot(&c));
+        xtv.push(xg.t().dot(&v));
+        v_parts.push(v);
+    }
+    let covariance = bread.dot(&meat).dot(bread);
+    let g = members.len();
+    if g > MAX_CLUSTERS_FOR_CR2_DF {
+        return (covariance, g as f64 - 1.0, false);
+    }
+    // G_g = embed(v_g) − X u_g with u_g = B X_gᵀ v_g. Then
+    // G_gᵀG_h = δ_gh |v_g|² − v_gᵀ X_g u_h − v_hᵀ X_h u_g + u_gᵀ (XᵀX) u_h, and XᵀX u_h = X_hᵀ v_h.
+    let u: Vec<Array1<f64>> = xtv.iter().map(|w| bread.dot(w)).collect();
+    let mut gram = Array2::<f64>::zeros((g, g));
+    for a in 0..g {
+        for b in 0..=a {
+            let mut value = u[a].dot(&xtv[b]) - xtv[a].dot(&u[b]) - xtv[b].dot(&u[a]);
+            if a == b {
+                value += v_parts[a].dot(&v_parts[a]);
+            }
+            gram[[a, b]] = value;
+            gram[[b, a]] = value;
+        }
+    }
+    let trace: f64 = gram.diag().sum();
+    let trace_of_square: f64 = gram.iter().map(|v| v * v).sum();
+    (covariance, trace * trace / trace_of_square, true)
+}
+
+/// Above this many clusters the CR2 degrees of freedom (O(G²)) fall back to G − 1.
+pub const MAX_CLUSTERS_FOR_CR2_DF: usize = 5_000;

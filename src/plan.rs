@@ -59,6 +59,11 @@ pub enum MethodPlan {
     },
     /// Difference-in-differences on a panel.
     Did(AttGtParams),
+    /// The 2×2 difference-in-differences regression (panels or repeated cross-sections);
+    /// `cr2` selects Bell–McCaffrey standard errors instead of CR1.
+    TwoByTwo {
+        cr2: bool,
+    },
 }
 
 impl EvaluationPlan {
@@ -66,7 +71,9 @@ impl EvaluationPlan {
     pub fn exact(&self) -> Vec<String> {
         match &self.method {
             MethodPlan::Psm(p) => p.exact.clone(),
-            MethodPlan::DifferenceInMeans { .. } | MethodPlan::Did(_) => Vec::new(),
+            MethodPlan::DifferenceInMeans { .. }
+            | MethodPlan::Did(_)
+            | MethodPlan::TwoByTwo { .. } => Vec::new(),
         }
     }
 }
@@ -201,6 +208,18 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
     }
     for evaluation in &evaluations {
         match evaluation.method {
+            MethodPlan::TwoByTwo { .. } => {
+                if data.time.is_none() || treatment.is_none() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}` (2x2) needs `time` (two periods) and `treatment` (the treated group, 0/1)",
+                            evaluation.name
+                        ),
+                        "set `time` and `treatment` in [data]",
+                    ));
+                }
+            }
             MethodPlan::Did(_) => {
                 if data.unit.is_none() || data.time.is_none() {
                     return Err(config_error(
@@ -313,6 +332,41 @@ fn plan_evaluation(
                 method: MethodPlan::DifferenceInMeans { pooled },
             });
         }
+        "did" if section.did.as_ref().and_then(|d| d.estimator.as_deref()) == Some("2x2") => {
+            if section.psm.is_some() || section.outcomes.is_empty() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: a 2x2 DiD needs outcomes and takes no matching options"
+                    ),
+                    "list `outcomes`, remove [evaluation.psm]",
+                ));
+            }
+            let did = section.did.clone().unwrap_or_default();
+            if did.control.is_some() || did.base_period.is_some() || did.anticipation.is_some() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: `control`, `base-period` and `anticipation` belong to `estimator = \"att-gt\"`"
+                    ),
+                    "remove them for the 2x2 regression",
+                ));
+            }
+            let cr2 = choice(
+                path,
+                "se",
+                did.se.as_deref(),
+                false,
+                &[("cr1", false), ("cr2", true)],
+            )?;
+            return Ok(EvaluationPlan {
+                name,
+                outcomes: section.outcomes.clone(),
+                covariates: section.covariates.clone(),
+                estimand: Estimand::Att,
+                method: MethodPlan::TwoByTwo { cr2 },
+            });
+        }
         "did" => {
             if !section.covariates.is_empty() || section.psm.is_some() {
                 return Err(config_error(
@@ -337,7 +391,7 @@ fn plan_evaluation(
                     return Err(config_error(
                         path,
                         format!("evaluation `{name}`: `estimator = \"{other}\"` is not available"),
-                        "use `estimator = \"att-gt\"` (Callaway & Sant'Anna)",
+                        "use `estimator = \"att-gt\"` (Callaway & Sant'Anna) or \"2x2\"",
                     ));
                 }
             }

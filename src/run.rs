@@ -67,6 +67,7 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
                 MethodPlan::DifferenceInMeans { pooled } => {
                     run_experiment_job(plan, evaluation, *pooled, c)
                 }
+                MethodPlan::TwoByTwo { cr2 } => run_two_by_two_job(plan, evaluation, *cr2, c),
                 MethodPlan::Did(_) => unreachable!("panels are handled above"),
             })
             .collect();
@@ -88,8 +89,16 @@ pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
         intervention: plan.intervention.clone(),
         outcomes: evaluation.outcomes.clone(),
         covariates: evaluation.covariates.clone(),
-        exact: evaluation.exact(),
-        cluster: plan.cluster.clone(),
+        // The 2×2 reads its two periods as the strata of the time column, and clusters by unit
+        // unless a cluster column is given.
+        exact: match evaluation.method {
+            MethodPlan::TwoByTwo { .. } => plan.time.iter().cloned().collect(),
+            _ => evaluation.exact(),
+        },
+        cluster: match evaluation.method {
+            MethodPlan::TwoByTwo { .. } => plan.cluster.clone().or_else(|| plan.unit.clone()),
+            _ => plan.cluster.clone(),
+        },
         categorical: plan.categorical.clone(),
         reference_levels: plan.reference_levels.clone(),
         missing: plan.missing,
@@ -129,6 +138,66 @@ fn result_row(
         ));
     }
     row
+}
+
+fn run_two_by_two_job(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    cr2: bool,
+    design: &data::CrossSection,
+) -> Result<JobOutput, InputError> {
+    let scope = format!(", intervention `{}`", design.intervention);
+    let periods = design
+        .strata
+        .as_ref()
+        .expect("the time column is the 2x2's stratum");
+    let distinct: std::collections::BTreeSet<u32> = periods.iter().copied().collect();
+    if distinct.len() != 2 {
+        return Err(InputError::design(
+            &evaluation.name,
+            &scope,
+            format!(
+                "a 2x2 DiD needs exactly two periods, the data have {}",
+                distinct.len()
+            ),
+            "keep one pre- and one post-treatment period, or use `estimator = \"att-gt\"`",
+        ));
+    }
+    // Periods are numbered in sorted label order: the larger id is the later period.
+    let last = *distinct.iter().next_back().expect("two periods");
+    let post: Vec<bool> = periods.iter().map(|&p| p == last).collect();
+    let clusters: Vec<u32> = match &design.clusters {
+        Some(c) => c.clone(),
+        None => (0..design.treated.len() as u32).collect(),
+    };
+    let mut warnings = Vec::new();
+    let mut rows = Vec::new();
+    for (outcome, y) in evaluation.outcomes.iter().zip(&design.outcomes) {
+        let effect =
+            did::two_by_two::estimate(y, &design.treated, &post, design.x.view(), &clusters, cr2)
+                .map_err(|e| {
+                InputError::design(
+                    &evaluation.name,
+                    &scope,
+                    e.to_string(),
+                    "drop collinear covariates; cluster on a column with several values",
+                )
+            })?;
+        rows.push(result_row(
+            plan,
+            evaluation,
+            &design.intervention,
+            outcome,
+            "did-2x2",
+            &effect,
+            &mut warnings,
+        ));
+    }
+    Ok(JobOutput {
+        rows,
+        balance: None,
+        warnings,
+    })
 }
 
 fn run_experiment_job(

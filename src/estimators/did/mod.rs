@@ -17,3 +17,4 @@
 
 pub mod aggregate;
 pub mod att_gt;
+pub mod two_by_two;
