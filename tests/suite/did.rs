@@ -258,3 +258,121 @@ fn quarter_labels_are_ordered() {
     assert!((estimate(&report, "gt:2025Q1:2025Q2") - 2.0).abs() < 1e-12);
     assert!((estimate(&report, "event:1") - 2.0).abs() < 1e-12);
 }
+
+/// Analytic SEs (and estimates) equal the Python port moderndid 0.4.1 (and csdid, differences,
+/// diff-diff, which agree with it to 3e-15) on mpdta, for never-treated and not-yet-treated
+/// comparison units. Script: `benches/peers/py_csdid_reference.py`.
+#[test]
+fn mpdta_equals_moderndid_including_standard_errors() {
+    const TOL_PEER: f64 = 1e-6;
+    let reference = crate::util::reference("mpdta_reference.json");
+    for (key, control) in [
+        ("nevertreated/varying", "never"),
+        ("notyettreated/varying", "not-yet"),
+    ] {
+        let peer = &reference["results"][key]["moderndid"];
+        let report = run(&MPDTA.replace(
+            "outcomes = [\"lemp\"]",
+            &format!("outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\""),
+        ));
+        let row = |target: &str| {
+            report
+                .results
+                .iter()
+                .find(|r| r.target == target)
+                .unwrap_or_else(|| panic!("{target}"))
+                .clone()
+        };
+        let check = |target: &str, att: f64, se: f64| {
+            let r = row(target);
+            crate::util::assert_relative(
+                &format!("{control} {target} estimate"),
+                r.estimate.expect("estimate"),
+                att,
+                TOL_PEER,
+            );
+            crate::util::assert_relative(
+                &format!("{control} {target} SE"),
+                r.std_error.expect("se"),
+                se,
+                TOL_PEER,
+            );
+        };
+        for cell in peer["att_gt"].as_array().expect("cells") {
+            let target = format!("gt:{}:{}", cell["group"], cell["time"]);
+            check(
+                &target,
+                cell["att"].as_f64().expect("att"),
+                cell["se"].as_f64().expect("se"),
+            );
+        }
+        let aggregates = &peer["aggregates"];
+        for (kind, target, by_key, prefix) in [
+            ("simple", "overall", "", ""),
+            ("group", "group:overall", "group", "group"),
+            ("dynamic", "event:overall", "e", "event"),
+            ("calendar", "period:overall", "time", "period"),
+        ] {
+            let a = &aggregates[kind];
+            check(
+                target,
+                a["overall_att"].as_f64().expect("att"),
+                a["overall_se"].as_f64().expect("se"),
+            );
+            if let Some(by) = a["by"].as_array() {
+                for entry in by {
+                    check(
+                        &format!("{prefix}:{}", entry[by_key]),
+                        entry["att"].as_f64().expect("att"),
+                        entry["se"].as_f64().expect("se"),
+                    );
+                }
+            }
+        }
+        let wald = &peer["wald_pretest"];
+        if let Some(p) = wald["p_value"].as_f64() {
+            crate::util::assert_relative(
+                &format!("{control} pre-test p"),
+                report.pre_trend_tests[0].p_value,
+                p,
+                TOL_PEER,
+            );
+        }
+    }
+}
+
+/// 2×2 DiD against `estimatr::lm_robust` 1.0.0 (R 4.2.2), CR1 ("stata") and CR2, with and without
+/// a covariate: estimate, SE, df (through the p-value) to 1e-6. Script:
+/// `benches/peers/r_did_2x2_reference.R`.
+#[test]
+fn two_by_two_equals_estimatr() {
+    const TOL_ESTIMATR: f64 = 1e-6;
+    let reference = crate::util::reference("did_2x2_reference.json");
+    for (key, covariates, se) in [
+        ("no_covariates/stata", "", "cr1"),
+        ("no_covariates/CR2", "", "cr2"),
+        ("with_lpop/stata", "covariates = [\"lpop\"]", "cr1"),
+        ("with_lpop/CR2", "covariates = [\"lpop\"]", "cr2"),
+    ] {
+        let expected = &reference["models"][key];
+        let report = run(&format!(
+            "[data]\npath = \"{{fixtures}}/mpdta_2x2.csv\"\nunit = \"countyreal\"\ntime = \"year\"\ntreatment = \"D\"\n[[evaluation]]\nname = \"e\"\nmethod = \"did\"\noutcomes = [\"lemp\"]\n{covariates}\n[evaluation.did]\nestimator = \"2x2\"\nse = \"{se}\"\n"
+        ));
+        let row = &report.results[0];
+        for (field, obtained) in [
+            ("estimate", row.estimate),
+            ("std_error", row.std_error),
+            ("p_value", row.p_value),
+            ("conf_low", row.ci_lower),
+            ("conf_high", row.ci_upper),
+        ] {
+            let value = expected[field].as_f64().expect("reference value");
+            crate::util::assert_relative(
+                &format!("{key} {field}"),
+                obtained.expect("value"),
+                value,
+                TOL_ESTIMATR,
+            );
+        }
+    }
+}
