@@ -160,10 +160,27 @@ pub struct ReproduceArgs {
     pub threads: Option<usize>,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimulateDesign {
+    /// Cross-section of beneficiaries and comparison units (matching).
+    CrossSection,
+    /// Staggered-adoption panel (difference-in-differences).
+    Panel,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
+    #[arg(long, value_enum, default_value_t = SimulateDesign::CrossSection)]
+    pub design: SimulateDesign,
+    /// Rows of the cross-section.
     #[arg(long, default_value_t = 20_000)]
     pub rows: usize,
+    /// Units of the panel.
+    #[arg(long, default_value_t = 1_000)]
+    pub units: usize,
+    /// Periods of the panel.
+    #[arg(long, default_value_t = 8)]
+    pub periods: usize,
     #[arg(long, default_value_t = crate::plan::DEFAULT_SEED)]
     pub seed: u64,
     /// CSV file to write; the truths go to the same path with `.truth.json`.

@@ -280,16 +280,35 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<u8, InputError> {
 }
 
 pub fn simulate(args: &SimulateArgs) -> Result<u8, InputError> {
-    let (records, truth) = crate::simulate::cross_section(args.rows, args.seed);
     let truth_path = args.output.with_extension("truth.json");
     report::check_writable(&args.output)?;
-    report::write_atomically(&args.output, &crate::simulate::to_csv(&records))?;
+    let (csv, truth, rows) = match args.design {
+        crate::cli::SimulateDesign::CrossSection => {
+            let (records, truth) = crate::simulate::cross_section(args.rows, args.seed);
+            (
+                crate::simulate::to_csv(&records),
+                serde_json::to_value(&truth),
+                records.len(),
+            )
+        }
+        crate::cli::SimulateDesign::Panel => {
+            let (records, truth) =
+                crate::simulate::staggered_panel(args.units, args.periods, args.seed);
+            (
+                crate::simulate::records_to_csv(&records),
+                serde_json::to_value(&truth),
+                records.len(),
+            )
+        }
+    };
+    report::write_atomically(&args.output, &csv)?;
+    let truth = truth.expect("truths serialise");
     let mut text = serde_json::to_string_pretty(&truth).expect("truths serialise");
     text.push('\n');
     report::write_atomically(&truth_path, text.as_bytes())?;
     eprintln!(
         "wrote {} rows to {} and true effects to {}",
-        args.rows,
+        rows,
         args.output.display(),
         truth_path.display()
     );

@@ -100,6 +100,10 @@ pub struct DidSection {
     pub anticipation: Option<usize>,
     /// 2x2 standard errors: "cr1" (Stata; default) or "cr2" (Bell-McCaffrey).
     pub se: Option<String>,
+    /// Multiplier-bootstrap draws for ATT(g,t) inference (0 or absent: analytic SEs).
+    pub bootstrap: Option<usize>,
+    /// "uniform" (default with the bootstrap) or "pointwise" intervals for ATT(g,t) and event time.
+    pub bands: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

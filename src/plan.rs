@@ -57,13 +57,22 @@ pub enum MethodPlan {
     DifferenceInMeans {
         pooled: bool,
     },
-    /// Difference-in-differences on a panel.
-    Did(AttGtParams),
+    /// Difference-in-differences on a panel (Callaway–Sant'Anna).
+    Did(DidPlan),
     /// The 2×2 difference-in-differences regression (panels or repeated cross-sections);
     /// `cr2` selects Bell–McCaffrey standard errors instead of CR1.
     TwoByTwo {
         cr2: bool,
     },
+}
+
+#[derive(Debug, Clone)]
+pub struct DidPlan {
+    pub att_gt: AttGtParams,
+    /// Multiplier-bootstrap draws; 0 = analytic standard errors.
+    pub bootstrap_draws: usize,
+    /// Simultaneous (uniform) bands for the ATT(g,t) and event-study rows (needs the bootstrap).
+    pub uniform_bands: bool,
 }
 
 impl EvaluationPlan {
@@ -415,10 +424,44 @@ fn plan_evaluation(
                     ("universal", BasePeriod::Universal),
                 ],
             )?;
-            let params = AttGtParams {
-                control,
-                base,
-                anticipation: did.anticipation.unwrap_or(0),
+            let bootstrap_draws = did.bootstrap.unwrap_or(0);
+            if bootstrap_draws > 0 && bootstrap_draws < 99 {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: `bootstrap = {bootstrap_draws}` draws are too few for a 95% band"
+                    ),
+                    "use 999 (or at least 99), or 0 for analytic SEs",
+                ));
+            }
+            let uniform_bands = match (did.bands.as_deref(), bootstrap_draws) {
+                (None, 0) | (Some("pointwise"), _) => false,
+                (None, _) | (Some("uniform"), 1..) => true,
+                (Some("uniform"), 0) => {
+                    return Err(config_error(
+                        path,
+                        format!(
+                            "evaluation `{name}`: uniform bands come from the multiplier bootstrap"
+                        ),
+                        "set `bootstrap = 999`, or `bands = \"pointwise\"`",
+                    ));
+                }
+                (Some(other), _) => {
+                    return Err(config_error(
+                        path,
+                        format!("`bands = \"{other}\"` is not one of: uniform, pointwise"),
+                        "use `bands = \"uniform\"` or \"pointwise\"",
+                    ));
+                }
+            };
+            let params = DidPlan {
+                att_gt: AttGtParams {
+                    control,
+                    base,
+                    anticipation: did.anticipation.unwrap_or(0),
+                },
+                bootstrap_draws,
+                uniform_bands,
             };
             return Ok(EvaluationPlan {
                 name,

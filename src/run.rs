@@ -11,6 +11,7 @@ use crate::error::InputError;
 use crate::estimators::{did, psm};
 use crate::inference;
 use crate::plan::{EvaluationPlan, MethodPlan, RunPlan};
+use crate::report::Status as ResultStatus;
 use crate::report::{BalanceSection, PreTrendTest, Provenance, Report, ResultRow, Status};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -330,9 +331,10 @@ struct DidOutput {
 fn run_did(
     plan: &RunPlan,
     evaluation: &EvaluationPlan,
-    params: &did::att_gt::AttGtParams,
+    did_plan: &crate::plan::DidPlan,
     table: &Table,
 ) -> Result<DidOutput, InputError> {
+    let params = &did_plan.att_gt;
     use did::aggregate::AggregateKind;
     let spec = PanelSpec {
         evaluation: evaluation.name.clone(),
@@ -368,65 +370,127 @@ fn run_did(
                 did::att_gt::AttGtError::NoCells => "check the first-treated periods against the panel's periods",
             })
         })?;
-        let inference = if clusters.is_some() {
-            "influence function, clustered"
-        } else {
-            "influence function (analytic)"
-        };
-        let mut push = |target: String,
-                        estimate: f64,
-                        psi: &[f64],
-                        n_treated: usize,
-                        n_control: usize,
-                        warnings: &mut Vec<String>| {
-            let effect = crate::estimators::Effect {
-                estimate,
-                std_error: did::att_gt::std_error(psi, clusters),
-                inference: inference.to_string(),
-                degrees_of_freedom: None,
-                n_treated,
-                n_control,
-            };
-            let mut row = result_row(plan, evaluation, "all", outcome, "did", &effect, warnings);
-            row.target = target;
-            rows.push(row);
-        };
-        for (k, cell) in fit.cells.iter().enumerate() {
-            let psi = fit.influence.column(k).to_vec();
-            push(
-                format!(
+        // Every row of this outcome: target, estimate, influence function, counts, band family.
+        struct Entry {
+            target: String,
+            estimate: f64,
+            psi: Vec<f64>,
+            n_treated: usize,
+            n_control: usize,
+            family: Option<u8>,
+        }
+        const CELLS: u8 = 0;
+        const EVENTS: u8 = 1;
+        let mut entries: Vec<Entry> = fit
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(k, cell)| Entry {
+                target: format!(
                     "gt:{}:{}",
                     panel.periods[cell.group], panel.periods[cell.period]
                 ),
-                cell.att,
-                &psi,
-                cell.n_treated,
-                cell.n_control,
-                &mut warnings,
-            );
-        }
-        let n_control = match params.control {
-            did::att_gt::ControlGroup::Never => n_never,
-            did::att_gt::ControlGroup::NotYet => panel.n_units().saturating_sub(0),
-        };
+                estimate: cell.att,
+                psi: fit.influence.column(k).to_vec(),
+                n_treated: cell.n_treated,
+                n_control: cell.n_control,
+                family: Some(CELLS),
+            })
+            .collect();
         for aggregate in did::aggregate::all(&fit, &panel.group, &period_values) {
-            let target = match aggregate.kind {
-                AggregateKind::Simple => "overall".to_string(),
-                AggregateKind::Group(g) => format!("group:{}", panel.periods[g]),
-                AggregateKind::GroupOverall => "group:overall".to_string(),
-                AggregateKind::Event(e) => format!("event:{e}"),
-                AggregateKind::EventOverall => "event:overall".to_string(),
-                AggregateKind::Calendar(t) => format!("period:{}", panel.periods[t]),
-                AggregateKind::CalendarOverall => "period:overall".to_string(),
+            let (target, family) = match aggregate.kind {
+                AggregateKind::Simple => ("overall".to_string(), None),
+                AggregateKind::Group(g) => (format!("group:{}", panel.periods[g]), None),
+                AggregateKind::GroupOverall => ("group:overall".to_string(), None),
+                AggregateKind::Event(e) => (format!("event:{e}"), Some(EVENTS)),
+                AggregateKind::EventOverall => ("event:overall".to_string(), None),
+                AggregateKind::Calendar(t) => (format!("period:{}", panel.periods[t]), None),
+                AggregateKind::CalendarOverall => ("period:overall".to_string(), None),
             };
-            push(
+            let n_control = match params.control {
+                did::att_gt::ControlGroup::Never => n_never,
+                did::att_gt::ControlGroup::NotYet => panel.n_units() - aggregate.n_treated,
+            };
+            entries.push(Entry {
                 target,
-                aggregate.estimate,
-                &aggregate.influence,
-                aggregate.n_treated,
+                estimate: aggregate.estimate,
+                psi: aggregate.influence,
+                n_treated: aggregate.n_treated,
                 n_control,
+                family,
+            });
+        }
+        let (std_errors, critical, inference): (Vec<f64>, [Option<f64>; 2], String) =
+            if did_plan.bootstrap_draws > 0 {
+                let columns: Vec<Vec<f64>> = entries.iter().map(|e| e.psi.clone()).collect();
+                let seed = derive_seed(plan.seed, &[&evaluation.name, outcome]);
+                let boot = crate::inference::multiplier::run(
+                    &columns,
+                    clusters,
+                    did_plan.bootstrap_draws,
+                    seed,
+                );
+                let band = |family: u8| {
+                    let members: Vec<usize> = (0..entries.len())
+                        .filter(|&k| entries[k].family == Some(family))
+                        .collect();
+                    (did_plan.uniform_bands && !members.is_empty())
+                        .then(|| boot.uniform_critical_value(&members, plan.ci_level))
+                };
+                let critical = [band(CELLS), band(EVENTS)];
+                let label = format!(
+                    "multiplier bootstrap (Mammen, {} draws{}){}",
+                    did_plan.bootstrap_draws,
+                    if clusters.is_some() {
+                        ", clustered"
+                    } else {
+                        ""
+                    },
+                    if did_plan.uniform_bands {
+                        "; uniform bands for gt and event rows"
+                    } else {
+                        ""
+                    }
+                );
+                (boot.std_errors, critical, label)
+            } else {
+                let se = entries
+                    .iter()
+                    .map(|e| did::att_gt::std_error(&e.psi, clusters))
+                    .collect();
+                let label = if clusters.is_some() {
+                    "influence function, clustered"
+                } else {
+                    "influence function (analytic)"
+                };
+                (se, [None, None], label.to_string())
+            };
+        for (entry, std_error) in entries.iter().zip(std_errors) {
+            let effect = crate::estimators::Effect {
+                estimate: entry.estimate,
+                std_error,
+                inference: inference.clone(),
+                degrees_of_freedom: None,
+                n_treated: entry.n_treated,
+                n_control: entry.n_control,
+            };
+            let mut row = result_row(
+                plan,
+                evaluation,
+                "all",
+                outcome,
+                "did",
+                &effect,
                 &mut warnings,
             );
+            row.target = entry.target.clone();
+            if let (Some(family), ResultStatus::Ok) = (entry.family, row.status) {
+                if let Some(c) = critical[usize::from(family)] {
+                    row.ci_lower = Some(entry.estimate - c * std_error);
+                    row.ci_upper = Some(entry.estimate + c * std_error);
+                }
+            }
+            rows.push(row);
         }
         if let Some((statistic, df, p_value)) = did::aggregate::pre_trend_test(&fit) {
             if p_value < 0.05 {

@@ -191,6 +191,96 @@ fn floored_mean(mean: f64) -> f64 {
 
 /// Writes the records as CSV.
 pub fn to_csv(records: &[Record]) -> Vec<u8> {
+    records_to_csv(records)
+}
+
+/// One row of a simulated staggered-adoption panel.
+#[derive(Debug, Clone, Serialize)]
+pub struct PanelRecord {
+    pub unit: usize,
+    pub period: usize,
+    pub first_treated: usize,
+    pub y: f64,
+}
+
+/// True effects of a simulated panel: ATT(g,t) for every cohort and period (0 before treatment).
+#[derive(Debug, Clone, Serialize)]
+pub struct PanelTruth {
+    pub seed: u64,
+    pub units: usize,
+    pub periods: usize,
+    /// Cohort (first treated period, 1-based) → number of units.
+    pub cohort_sizes: BTreeMap<usize, usize>,
+    /// "g:t" → true ATT(g,t).
+    pub att_gt: BTreeMap<String, f64>,
+}
+
+/// The effect of cohort `g` in period `t` (both 1-based): zero before adoption, then growing by
+/// half its size each period (a programme whose effect builds up), larger for earlier cohorts.
+pub fn panel_effect(g: usize, t: usize, periods: usize) -> f64 {
+    if t < g {
+        return 0.0;
+    }
+    let size = 1.0 + (periods - g) as f64 * 0.25;
+    size * (1.0 + 0.5 * (t - g) as f64)
+}
+
+/// Staggered adoption in four cohorts (periods 3, 4, 5 and 6 when there are at least 6 periods;
+/// earlier cohorts otherwise) plus never-treated units (40%): y_it = α_i + λ_t + τ(g,t) + ε_it with
+/// α_i ~ N(0,1) correlated with the cohort (cohorts differ in levels, not trends), λ_t = 0.3·t,
+/// ε ~ N(0,1). Parallel trends hold by construction; τ(g,t) = `panel_effect`.
+pub fn staggered_panel(units: usize, periods: usize, seed: u64) -> (Vec<PanelRecord>, PanelTruth) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let periods = periods.max(3);
+    let cohorts: Vec<usize> = (0..4).map(|k| (3 + k).min(periods)).collect();
+    let mut records = Vec::with_capacity(units * periods);
+    let mut cohort_sizes: BTreeMap<usize, usize> = BTreeMap::new();
+    for unit in 1..=units {
+        let u: f64 = rng.random();
+        let first_treated = if u < 0.4 {
+            0
+        } else {
+            cohorts[((u - 0.4) / 0.15).floor().min(3.0) as usize]
+        };
+        if first_treated > 0 {
+            *cohort_sizes.entry(first_treated).or_default() += 1;
+        }
+        let level = standard_normal(&mut rng) + 0.2 * first_treated as f64;
+        for period in 1..=periods {
+            let effect = if first_treated > 0 {
+                panel_effect(first_treated, period, periods)
+            } else {
+                0.0
+            };
+            let y = level + 0.3 * period as f64 + effect + standard_normal(&mut rng);
+            records.push(PanelRecord {
+                unit,
+                period,
+                first_treated,
+                y,
+            });
+        }
+    }
+    let mut att_gt = BTreeMap::new();
+    for &g in cohort_sizes.keys() {
+        for t in 2..=periods {
+            att_gt.insert(format!("{g}:{t}"), panel_effect(g, t, periods));
+        }
+    }
+    (
+        records,
+        PanelTruth {
+            seed,
+            units,
+            periods,
+            cohort_sizes,
+            att_gt,
+        },
+    )
+}
+
+/// Writes serialisable records as CSV.
+pub fn records_to_csv<T: Serialize>(records: &[T]) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for r in records {
         writer.serialize(r).expect("writing to memory cannot fail");

@@ -4,6 +4,8 @@
 //! of Student's t when the variance method supplies degrees of freedom. Two-sided p-value for the
 //! null of no effect.
 
+pub mod multiplier;
+
 use crate::estimators::Effect;
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
