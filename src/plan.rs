@@ -662,12 +662,36 @@ fn plan_psm(
     let variance_matches = section.variance_matches.unwrap_or(DEFAULT_VARIANCE_MATCHES);
     let variance = match (section.se.as_deref().unwrap_or("auto"), replace) {
         ("auto", true) | ("abadie-imbens", true) => PsmVariance::AbadieImbens { variance_matches },
+        ("abadie-imbens-2016", true) => {
+            let why = if distance != DistanceKind::Score {
+                Some("it is derived for matching on the estimated propensity score: set `distance = \"score\"`")
+            } else if estimand == Estimand::Atc {
+                Some("it is available for the ATT and the ATE")
+            } else if bias_adjust {
+                Some("it is derived for the estimator without bias adjustment: set `bias-adjust = false`")
+            } else if section.caliper.is_some() || !section.exact.is_empty() || discard != Discard::None {
+                Some("it is derived for plain nearest-neighbour matching: remove `caliper`, `exact` and `discard`")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(refuse(format!("`se = \"abadie-imbens-2016\"`: {why}"), "or use `se = \"abadie-imbens\"`"));
+            }
+            let neighbours = section.variance_matches.unwrap_or(2);
+            if neighbours < 2 {
+                return Err(refuse("`variance-matches` for the 2016 correction counts the unit itself and must be at least 2".into(), "use 2 (Stata's default)"));
+            }
+            PsmVariance::AbadieImbens2016 { neighbours }
+        }
+        ("abadie-imbens-2016", false) => {
+            return Err(refuse("the Abadie-Imbens (2016) correction is derived for matching with replacement".into(), "set `replace = true`"));
+        }
         ("auto", false) | ("cluster-matched-set", false) => PsmVariance::MatchedSetCluster,
         ("abadie-imbens", false) => return Err(refuse("the Abadie-Imbens variance is derived for matching with replacement".into(), "set `replace = true`, or use `se = \"cluster-matched-set\"`")),
         ("cluster-matched-set", true) => return Err(refuse("with replacement a control can belong to several matched sets, so there are no clusters".into(), "use `se = \"abadie-imbens\"`, or set `replace = false`")),
         ("bootstrap", true) => return Err(refuse("the naive bootstrap is invalid for nearest-neighbour matching with replacement (Abadie & Imbens 2008)".into(), "use `se = \"abadie-imbens\"`")),
         ("bootstrap", false) => return Err(refuse("the bootstrap for matching is not available in this version".into(), "use `se = \"cluster-matched-set\"`")),
-        (other, _) => return Err(refuse(format!("`se = \"{other}\"` is not one of: auto, abadie-imbens, cluster-matched-set, bootstrap"), "use `se = \"auto\"`")),
+        (other, _) => return Err(refuse(format!("`se = \"{other}\"` is not one of: auto, abadie-imbens, abadie-imbens-2016, cluster-matched-set, bootstrap"), "use `se = \"auto\"`")),
     };
     Ok(PsmParams {
         distance,

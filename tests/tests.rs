@@ -3,6 +3,8 @@
 #[path = "suite/util.rs"]
 mod util;
 
+#[path = "suite/ai2016.rs"]
+mod ai2016;
 #[path = "suite/bad_input.rs"]
 mod bad_input;
 #[path = "suite/coverage.rs"]

@@ -23,6 +23,7 @@
 //! - A naive bootstrap is refused for matching with replacement (Abadie & Imbens 2008 show it is
 //!   inconsistent).
 
+pub mod ai2016;
 pub mod effect;
 pub mod logit;
 pub mod matching;
@@ -41,6 +42,9 @@ pub enum PsmVariance {
     AbadieImbens { variance_matches: usize },
     /// Weighted regression on the matched sample, CR1 clustered by matched set.
     MatchedSetCluster,
+    /// Abadie–Imbens (2016) correction for the estimated propensity score; `neighbours` is the
+    /// size of the local sets (unit included), Stata's `nn()`.
+    AbadieImbens2016 { neighbours: usize },
 }
 
 /// Validated matching parameters (built by `plan.rs` from the config's `[evaluation.psm]`).
@@ -228,6 +232,25 @@ pub fn estimate(
                 &geometry,
                 bias,
                 variance_matches,
+                params.tie_tolerance,
+            )?)
+        }
+        PsmVariance::AbadieImbens2016 { neighbours } => {
+            let geometry = Geometry {
+                metric: &fit.metric,
+                treated: &design.treated,
+                eligible: &fit.eligible,
+                strata: design.strata.as_deref(),
+            };
+            let sets: Vec<&MatchedSets> = fit.sets.iter().collect();
+            Ok(ai2016::estimate(
+                y,
+                &sets,
+                &geometry,
+                design.x.view(),
+                &fit.logit.fitted,
+                &fit.logit.covariance,
+                neighbours,
                 params.tie_tolerance,
             )?)
         }
