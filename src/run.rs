@@ -391,7 +391,7 @@ fn run_did(
                     panel.periods[cell.group], panel.periods[cell.period]
                 ),
                 estimate: cell.att,
-                psi: fit.influence.column(k).to_vec(),
+                psi: fit.influence[k].clone(),
                 n_treated: cell.n_treated,
                 n_control: cell.n_control,
                 family: Some(CELLS),

@@ -81,10 +81,6 @@ pub fn event_key(label: &str) -> Option<f64> {
     time_key(text)
 }
 
-fn text_of(table: &Table, column: &str) -> Result<Vec<Option<String>>, InputError> {
-    labels(table, column)
-}
-
 pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<String>), InputError> {
     let path = &table.path;
     for column in [
@@ -103,8 +99,6 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         }
     }
     let n_rows = table.n_rows();
-    let units = text_of(table, &spec.unit)?;
-    let times = text_of(table, &spec.time)?;
     let bad_value = |column: &str, row: usize, problem: &str, hint: &str| InputError::BadValue {
         path: path.clone(),
         column: column.to_string(),
@@ -112,31 +106,33 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         problem: problem.to_string(),
         hint: hint.to_string(),
     };
-    let mut keys = Vec::with_capacity(n_rows);
-    for (row, label) in times.iter().enumerate() {
-        let key = match label {
-            None => {
-                return Err(bad_value(
-                    &spec.time,
-                    row,
-                    "time is missing",
-                    "every row needs its period",
-                ));
+    // Time keys: numbers are used as they are (the fast path for millions of rows); text labels
+    // are parsed.
+    let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) = match table.column(&spec.time)? {
+        Column::Numeric(values) => {
+            let mut keys = Vec::with_capacity(n_rows);
+            for (row, v) in values.iter().enumerate() {
+                keys.push(v.ok_or_else(|| bad_value(&spec.time, row, "time is missing", "every row needs its period"))?);
             }
-            Some(label) => time_key(label).ok_or_else(|| {
-                bad_value(
-                    &spec.time,
-                    row,
-                    "time label cannot be parsed or ordered",
-                    "use integers (2025), quarters (2025Q3) or ISO dates (2025-07-01)",
-                )
-            })?,
-        };
-        keys.push(key);
-    }
+            (keys, None)
+        }
+        Column::Text(labels) => {
+            let mut keys = Vec::with_capacity(n_rows);
+            for (row, label) in labels.iter().enumerate() {
+                let key = match label {
+                    None => return Err(bad_value(&spec.time, row, "time is missing", "every row needs its period")),
+                    Some(label) => time_key(label).ok_or_else(|| {
+                        bad_value(&spec.time, row, "time label cannot be parsed or ordered", "use integers (2025), quarters (2025Q3) or ISO dates (2025-07-01)")
+                    })?,
+                };
+                keys.push(key);
+            }
+            (keys, Some(labels))
+        }
+    };
     let period_keys: Vec<f64> = {
         let mut distinct: Vec<f64> = keys.clone();
-        distinct.sort_by(f64::total_cmp);
+        distinct.sort_unstable_by(f64::total_cmp);
         distinct.dedup();
         distinct
     };
@@ -149,22 +145,39 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         });
     }
     let period_of = |key: f64| period_keys.binary_search_by(|p| p.total_cmp(&key)).ok();
-    let mut period_labels = vec![String::new(); period_keys.len()];
-    for (row, key) in keys.iter().enumerate() {
-        let p = period_of(*key).expect("every key is a period");
-        if period_labels[p].is_empty() {
-            period_labels[p] = times[row].clone().unwrap_or_default();
+    let period_labels: Vec<String> = match &text_times {
+        None => period_keys.iter().map(|k| format_number(*k)).collect(),
+        Some(labels) => {
+            let mut out = vec![String::new(); period_keys.len()];
+            for (row, key) in keys.iter().enumerate() {
+                let p = period_of(*key).expect("every key is a period");
+                if out[p].is_empty() {
+                    out[p] = labels[row].clone().unwrap_or_default();
+                }
+            }
+            out
         }
-    }
-    let unit_ids = dense_ids(&units);
-    if let Some(row) = units.iter().position(Option::is_none) {
-        return Err(bad_value(
-            &spec.unit,
-            row,
-            "unit identifier is missing",
-            "every row needs its unit",
-        ));
-    }
+    };
+    let unit_ids: Vec<u32> = match table.column(&spec.unit)? {
+        Column::Numeric(values) => {
+            if let Some(row) = values.iter().position(Option::is_none) {
+                return Err(bad_value(&spec.unit, row, "unit identifier is missing", "every row needs its unit"));
+            }
+            let mut distinct: Vec<f64> = values.iter().flatten().copied().collect();
+            distinct.sort_unstable_by(f64::total_cmp);
+            distinct.dedup();
+            values
+                .iter()
+                .map(|v| distinct.binary_search_by(|d| d.total_cmp(&v.expect("checked above"))).expect("present") as u32)
+                .collect()
+        }
+        Column::Text(units) => {
+            if let Some(row) = units.iter().position(Option::is_none) {
+                return Err(bad_value(&spec.unit, row, "unit identifier is missing", "every row needs its unit"));
+            }
+            dense_ids(&units)
+        }
+    };
     let n_units = unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1);
     // Row of each unit × period; duplicates are errors.
     let n_periods = period_keys.len();
@@ -191,14 +204,16 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let mut group_row: Vec<usize> = vec![0; n_units];
     match (&spec.first_treated, &spec.treatment) {
         (Some(column), _) => {
-            let values = match table.column(column)? {
-                Column::Numeric(v) => v.iter().map(|x| x.map(format_number)).collect(),
-                Column::Text(v) => v,
+            let (numbers, texts) = match table.column(column)? {
+                Column::Numeric(v) => (Some(v), None),
+                Column::Text(v) => (None, Some(v)),
             };
             for row in 0..n_rows {
-                let value = match values[row].as_deref().map(str::trim) {
-                    None | Some("") | Some("0") => None,
-                    Some(text) => Some(time_key(text).ok_or_else(|| {
+                let text_value = texts.as_ref().and_then(|t| t[row].as_deref()).map(str::trim);
+                let value = match (&numbers, text_value) {
+                    (Some(v), _) => v[row].filter(|x| *x != 0.0),
+                    (None, None | Some("") | Some("0")) => None,
+                    (None, Some(text)) => Some(time_key(text).ok_or_else(|| {
                         bad_value(
                             column,
                             row,

@@ -79,16 +79,13 @@ fn weighted(
         .map(|(&k, pk)| pk / total * fit.cells[k].att)
         .sum();
     let wif = weights_influence(fit, groups_of_units, keepers);
-    let influence = (0..fit.n_units)
-        .map(|i| {
-            keepers
-                .iter()
-                .zip(&p)
-                .map(|(&k, pk)| pk / total * fit.influence[[i, k]])
-                .sum::<f64>()
-                + wif[i]
-        })
-        .collect();
+    let mut influence = wif;
+    for (&k, pk) in keepers.iter().zip(&p) {
+        let w = pk / total;
+        for (value, psi) in influence.iter_mut().zip(&fit.influence[k]) {
+            *value += w * psi;
+        }
+    }
     Aggregate {
         kind,
         estimate,
@@ -153,7 +150,7 @@ pub fn all(
             kind: AggregateKind::Group(g),
             estimate: keep.iter().map(|&k| cells[k].att).sum::<f64>() / m,
             influence: (0..fit.n_units)
-                .map(|i| keep.iter().map(|&k| fit.influence[[i, k]]).sum::<f64>() / m)
+                .map(|i| keep.iter().map(|&k| fit.influence[k][i]).sum::<f64>() / m)
                 .collect(),
             n_treated: treated_in(fit, &keep),
         });
@@ -283,7 +280,8 @@ pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
     let mut v = Array2::<f64>::zeros((m, m));
     for (a, &ka) in pre.iter().enumerate() {
         for (b, &kb) in pre.iter().enumerate() {
-            v[[a, b]] = fit.influence.column(ka).dot(&fit.influence.column(kb)) / (n * n);
+            let dot: f64 = fit.influence[ka].iter().zip(&fit.influence[kb]).map(|(x, y)| x * y).sum();
+            v[[a, b]] = dot / (n * n);
         }
     }
     let inverse = crate::linalg::inverse_spd(v.view())?;

@@ -1,6 +1,7 @@
 //! Group-time average treatment effects ATT(g,t) with influence functions (unconditional).
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlGroup {
@@ -35,12 +36,13 @@ pub struct Cell {
     pub n_control: usize,
 }
 
-/// All cells and the n × cells influence-function matrix (scaled so that
-/// Var(ATT) = Σᵢ ψᵢ² / n², the convention of R did).
+/// All cells and their influence functions, one column per cell (scaled so that
+/// Var(ATT) = Σᵢ ψᵢ² / n², the convention of R did). Stored column by column: every consumer
+/// (SEs, aggregations, the pre-test) reads whole columns.
 #[derive(Debug, Clone)]
 pub struct AttGt {
     pub cells: Vec<Cell>,
-    pub influence: Array2<f64>,
+    pub influence: Vec<Vec<f64>>,
     /// Share of units in each group, P(G = g), indexed by period index (0 for never treated).
     pub group_share: Vec<f64>,
     pub n_units: usize,
@@ -77,22 +79,25 @@ pub fn estimate(
         group_share[*g] += 1.0 / n as f64;
     }
     let a = params.anticipation;
-    let mut cells = Vec::new();
-    let mut columns: Vec<Vec<f64>> = Vec::new();
+    // (group, period, base) of every cell, then each cell in parallel (collected in order).
+    let mut plan = Vec::new();
     for &g in &groups {
         // The last period before (anticipated) treatment.
-        let Some(reference) = g.checked_sub(1 + a) else {
-            continue;
-        };
+        let Some(reference) = g.checked_sub(1 + a) else { continue };
         for t in 1..n_periods {
             let base = match params.base {
                 BasePeriod::Universal => reference,
                 BasePeriod::Varying if t + a >= g => reference,
                 BasePeriod::Varying => t - 1,
             };
-            if t == base {
-                continue;
+            if t != base {
+                plan.push((g, t, base));
             }
+        }
+    }
+    let estimated: Vec<Option<(Cell, Vec<f64>)>> = plan
+        .par_iter()
+        .map(|&(g, t, base)| {
             let is_control = |unit: usize| match (params.control, group[unit]) {
                 (_, None) => true,
                 (ControlGroup::Never, Some(_)) => false,
@@ -110,7 +115,7 @@ pub fn estimate(
                 }
             }
             if n_c == 0 {
-                continue;
+                return None;
             }
             let (mean_t, mean_c) = (sum_t / n_t as f64, sum_c / n_c as f64);
             let (scale_t, scale_c) = (n as f64 / n_t as f64, n as f64 / n_c as f64);
@@ -126,21 +131,14 @@ pub fn estimate(
                     }
                 })
                 .collect();
-            cells.push(Cell {
-                group: g,
-                period: t,
-                base,
-                att: mean_t - mean_c,
-                n_treated: n_t,
-                n_control: n_c,
-            });
-            columns.push(column);
-        }
-    }
+            let cell = Cell { group: g, period: t, base, att: mean_t - mean_c, n_treated: n_t, n_control: n_c };
+            Some((cell, column))
+        })
+        .collect();
+    let (cells, influence): (Vec<Cell>, Vec<Vec<f64>>) = estimated.into_iter().flatten().unzip();
     if cells.is_empty() {
         return Err(AttGtError::NoCells);
     }
-    let influence = Array2::from_shape_fn((n, cells.len()), |(i, k)| columns[k][i]);
     Ok(AttGt {
         cells,
         influence,
@@ -188,7 +186,7 @@ mod tests {
         assert_eq!(fit.cells.len(), 1);
         // treated change mean (3 + 5)/2 = 4, control (1 + 2)/2 = 1.5
         assert!((fit.cells[0].att - 2.5).abs() < TOL_CLOSED_FORM);
-        let se = std_error(&fit.influence.column(0).to_vec(), None);
+        let se = std_error(&fit.influence[0], None);
         // Var = [Σ_t (Δ−4)²/n_t² + Σ_c (Δ−1.5)²/n_c²] = (2/4) + (0.5/4) = 0.625
         assert!((se - 0.625_f64.sqrt()).abs() < TOL_CLOSED_FORM);
     }
