@@ -66,8 +66,17 @@ pub enum MethodPlan {
     },
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DidEstimator {
+    /// Callaway–Sant'Anna group-time effects.
+    AttGt,
+    /// Two-way fixed-effects event study and static effect.
+    Twfe,
+}
+
 #[derive(Debug, Clone)]
 pub struct DidPlan {
+    pub estimator: DidEstimator,
     pub att_gt: AttGtParams,
     /// Multiplier-bootstrap draws; 0 = analytic standard errors.
     pub bootstrap_draws: usize,
@@ -394,16 +403,33 @@ fn plan_evaluation(
                 ));
             }
             let did = section.did.clone().unwrap_or_default();
-            match did.estimator.as_deref().unwrap_or("att-gt") {
-                "att-gt" => {}
+            let estimator = match did.estimator.as_deref().unwrap_or("att-gt") {
+                "att-gt" => DidEstimator::AttGt,
+                "twfe" => {
+                    if did.control.is_some()
+                        || did.base_period.is_some()
+                        || did.anticipation.is_some()
+                        || did.bootstrap.is_some()
+                        || did.bands.is_some()
+                    {
+                        return Err(config_error(
+                            path,
+                            format!(
+                                "evaluation `{name}`: `control`, `base-period`, `anticipation`, `bootstrap` and `bands` belong to `estimator = \"att-gt\"`"
+                            ),
+                            "remove them for the TWFE event study",
+                        ));
+                    }
+                    DidEstimator::Twfe
+                }
                 other => {
                     return Err(config_error(
                         path,
                         format!("evaluation `{name}`: `estimator = \"{other}\"` is not available"),
-                        "use `estimator = \"att-gt\"` (Callaway & Sant'Anna) or \"2x2\"",
+                        "use `estimator = \"att-gt\"` (Callaway & Sant'Anna), \"twfe\" or \"2x2\"",
                     ));
                 }
-            }
+            };
             let control = choice(
                 path,
                 "control",
@@ -455,6 +481,7 @@ fn plan_evaluation(
                 }
             };
             let params = DidPlan {
+                estimator,
                 att_gt: AttGtParams {
                     control,
                     base,

@@ -363,6 +363,26 @@ fn run_did(
     let n_never = panel.group.iter().filter(|g| g.is_none()).count();
     let mut rows = Vec::new();
     let mut pre_trend_tests = Vec::new();
+    if did_plan.estimator == crate::plan::DidEstimator::Twfe {
+        for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
+            let (mut new_rows, test) = run_twfe(
+                plan,
+                evaluation,
+                &panel,
+                &period_values,
+                outcome,
+                y,
+                &mut warnings,
+            )?;
+            rows.append(&mut new_rows);
+            pre_trend_tests.extend(test);
+        }
+        return Ok(DidOutput {
+            rows,
+            warnings,
+            pre_trend_tests,
+        });
+    }
     for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
         let fit = did::att_gt::estimate(y.view(), &panel.group, params).map_err(|e| {
             InputError::design(&evaluation.name, "", e.to_string(), match e {
@@ -513,6 +533,114 @@ fn run_did(
         warnings,
         pre_trend_tests,
     })
+}
+
+/// TWFE event study (leads and lags around treatment, reference −1) and static effect.
+fn run_twfe(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    panel: &crate::data::panel::Panel,
+    period_values: &[f64],
+    outcome: &str,
+    y: &ndarray::Array2<f64>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<ResultRow>, Option<PreTrendTest>), InputError> {
+    let event_of = |g: Option<usize>, t: usize| {
+        g.map(|g| (period_values[t] - period_values[g]).round() as i64)
+    };
+    let mut events: Vec<i64> = panel
+        .group
+        .iter()
+        .flat_map(|&g| (0..panel.periods.len()).filter_map(move |t| event_of(g, t)))
+        .filter(|&e| e != -1)
+        .collect();
+    events.sort_unstable();
+    events.dedup();
+    let singular = || {
+        InputError::design(
+            &evaluation.name,
+            "",
+            "the two-way fixed-effects regression is singular",
+            "check that treated cohorts and never-treated units share periods",
+        )
+    };
+    let clusters = panel.clusters.as_deref();
+    let index_of = |e: i64| events.binary_search(&e).ok();
+    let dynamic = did::twfe::fit(
+        y.view(),
+        &panel.group,
+        events.len(),
+        |g, t| event_of(g, t).and_then(index_of),
+        clusters,
+    )
+    .ok_or_else(singular)?;
+    let statics = did::twfe::fit(
+        y.view(),
+        &panel.group,
+        1,
+        |g, t| g.filter(|&g| t >= g).map(|_| 0),
+        clusters,
+    )
+    .ok_or_else(singular)?;
+    let n_treated = panel.group.iter().filter(|g| g.is_some()).count();
+    let n_control = panel.n_units() - n_treated;
+    let df = Some(dynamic.n_clusters as f64 - 1.0);
+    let label = format!(
+        "cluster-robust CR1 (Stata), t(G-1), {} clusters",
+        dynamic.n_clusters
+    );
+    let mut rows = Vec::new();
+    let mut push = |target: String, estimate: f64, variance: f64, rows: &mut Vec<ResultRow>| {
+        let effect = crate::estimators::Effect {
+            estimate,
+            std_error: variance.sqrt(),
+            inference: label.clone(),
+            degrees_of_freedom: df,
+            n_treated,
+            n_control,
+        };
+        let mut row = result_row(
+            plan, evaluation, "all", outcome, "did-twfe", &effect, warnings,
+        );
+        row.target = target;
+        rows.push(row);
+    };
+    push(
+        "overall".into(),
+        statics.coefficients[0],
+        statics.covariance[[0, 0]],
+        &mut rows,
+    );
+    for (k, e) in events.iter().enumerate() {
+        push(
+            format!("event:{e}"),
+            dynamic.coefficients[k],
+            dynamic.covariance[[k, k]],
+            &mut rows,
+        );
+    }
+    let leads: Vec<usize> = (0..events.len()).filter(|&k| events[k] < -1).collect();
+    let test = if leads.is_empty() {
+        None
+    } else {
+        let v = ndarray::Array2::from_shape_fn((leads.len(), leads.len()), |(a, b)| {
+            dynamic.covariance[[leads[a], leads[b]]]
+        });
+        let b = ndarray::Array1::from_iter(leads.iter().map(|&k| dynamic.coefficients[k]));
+        crate::linalg::inverse_spd(v.view()).map(|inverse| {
+            use statrs::distribution::{ChiSquared, ContinuousCDF};
+            let statistic = b.dot(&inverse.dot(&b));
+            let chi = ChiSquared::new(leads.len() as f64).expect("positive degrees of freedom");
+            PreTrendTest {
+                evaluation: evaluation.name.clone(),
+                outcome: outcome.to_string(),
+                statistic,
+                degrees_of_freedom: leads.len(),
+                p_value: 1.0 - chi.cdf(statistic),
+            }
+        })
+    };
+    Ok((rows, test))
 }
 
 /// Logit errors carry a covariate index; the message names the covariate.

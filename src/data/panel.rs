@@ -108,28 +108,48 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     };
     // Time keys: numbers are used as they are (the fast path for millions of rows); text labels
     // are parsed.
-    let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) = match table.column(&spec.time)? {
-        Column::Numeric(values) => {
-            let mut keys = Vec::with_capacity(n_rows);
-            for (row, v) in values.iter().enumerate() {
-                keys.push(v.ok_or_else(|| bad_value(&spec.time, row, "time is missing", "every row needs its period"))?);
+    let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) =
+        match table.column(&spec.time)? {
+            Column::Numeric(values) => {
+                let mut keys = Vec::with_capacity(n_rows);
+                for (row, v) in values.iter().enumerate() {
+                    keys.push(v.ok_or_else(|| {
+                        bad_value(
+                            &spec.time,
+                            row,
+                            "time is missing",
+                            "every row needs its period",
+                        )
+                    })?);
+                }
+                (keys, None)
             }
-            (keys, None)
-        }
-        Column::Text(labels) => {
-            let mut keys = Vec::with_capacity(n_rows);
-            for (row, label) in labels.iter().enumerate() {
-                let key = match label {
-                    None => return Err(bad_value(&spec.time, row, "time is missing", "every row needs its period")),
-                    Some(label) => time_key(label).ok_or_else(|| {
-                        bad_value(&spec.time, row, "time label cannot be parsed or ordered", "use integers (2025), quarters (2025Q3) or ISO dates (2025-07-01)")
-                    })?,
-                };
-                keys.push(key);
+            Column::Text(labels) => {
+                let mut keys = Vec::with_capacity(n_rows);
+                for (row, label) in labels.iter().enumerate() {
+                    let key = match label {
+                        None => {
+                            return Err(bad_value(
+                                &spec.time,
+                                row,
+                                "time is missing",
+                                "every row needs its period",
+                            ));
+                        }
+                        Some(label) => time_key(label).ok_or_else(|| {
+                            bad_value(
+                                &spec.time,
+                                row,
+                                "time label cannot be parsed or ordered",
+                                "use integers (2025), quarters (2025Q3) or ISO dates (2025-07-01)",
+                            )
+                        })?,
+                    };
+                    keys.push(key);
+                }
+                (keys, Some(labels))
             }
-            (keys, Some(labels))
-        }
-    };
+        };
     let period_keys: Vec<f64> = {
         let mut distinct: Vec<f64> = keys.clone();
         distinct.sort_unstable_by(f64::total_cmp);
@@ -161,19 +181,33 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let unit_ids: Vec<u32> = match table.column(&spec.unit)? {
         Column::Numeric(values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
-                return Err(bad_value(&spec.unit, row, "unit identifier is missing", "every row needs its unit"));
+                return Err(bad_value(
+                    &spec.unit,
+                    row,
+                    "unit identifier is missing",
+                    "every row needs its unit",
+                ));
             }
             let mut distinct: Vec<f64> = values.iter().flatten().copied().collect();
             distinct.sort_unstable_by(f64::total_cmp);
             distinct.dedup();
             values
                 .iter()
-                .map(|v| distinct.binary_search_by(|d| d.total_cmp(&v.expect("checked above"))).expect("present") as u32)
+                .map(|v| {
+                    distinct
+                        .binary_search_by(|d| d.total_cmp(&v.expect("checked above")))
+                        .expect("present") as u32
+                })
                 .collect()
         }
         Column::Text(units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
-                return Err(bad_value(&spec.unit, row, "unit identifier is missing", "every row needs its unit"));
+                return Err(bad_value(
+                    &spec.unit,
+                    row,
+                    "unit identifier is missing",
+                    "every row needs its unit",
+                ));
             }
             dense_ids(&units)
         }
@@ -209,7 +243,10 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                 Column::Text(v) => (None, Some(v)),
             };
             for row in 0..n_rows {
-                let text_value = texts.as_ref().and_then(|t| t[row].as_deref()).map(str::trim);
+                let text_value = texts
+                    .as_ref()
+                    .and_then(|t| t[row].as_deref())
+                    .map(str::trim);
                 let value = match (&numbers, text_value) {
                     (Some(v), _) => v[row].filter(|x| *x != 0.0),
                     (None, None | Some("") | Some("0")) => None,

@@ -473,3 +473,72 @@ fn mpdta_bootstrap_standard_errors_match_the_analytic_ones() {
     };
     assert!(width(&cell(&bootstrap)) > width(&cell(&analytic)));
 }
+
+/// TWFE event study and static effect on mpdta against `estimatr::lm_robust(fixed_effects =
+/// ~ countyreal + year, clusters = countyreal, se_type = "stata")` (R 4.2.2, estimatr 1.0.0;
+/// `benches/peers/r_twfe_reference.R`), and the joint Wald pre-trend test on the leads.
+#[test]
+fn twfe_event_study_equals_estimatr() {
+    const TOL_ESTIMATR: f64 = 1e-6;
+    let reference = crate::util::reference("twfe_reference.json");
+    let report = run(&MPDTA.replace(
+        "outcomes = [\"lemp\"]",
+        "outcomes = [\"lemp\"]\n[evaluation.did]\nestimator = \"twfe\"",
+    ));
+    let row = |target: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.target == target)
+            .cloned()
+            .unwrap_or_else(|| panic!("{target}"))
+    };
+    for entry in reference["event_study"].as_array().expect("events") {
+        let r = row(&format!("event:{}", entry["event"]));
+        for (field, obtained) in [
+            ("estimate", r.estimate),
+            ("std_error", r.std_error),
+            ("p_value", r.p_value),
+        ] {
+            crate::util::assert_relative(
+                &format!("event {} {field}", entry["event"]),
+                obtained.expect("value"),
+                entry[field].as_f64().expect("reference"),
+                TOL_ESTIMATR,
+            );
+        }
+    }
+    let static_row = row("overall");
+    crate::util::assert_relative(
+        "static estimate",
+        static_row.estimate.expect("estimate"),
+        reference["static"]["estimate"].as_f64().expect("reference"),
+        TOL_ESTIMATR,
+    );
+    crate::util::assert_relative(
+        "static SE",
+        static_row.std_error.expect("se"),
+        reference["static"]["std_error"]
+            .as_f64()
+            .expect("reference"),
+        TOL_ESTIMATR,
+    );
+    let wald = &reference["pre_trend_wald"];
+    let test = &report.pre_trend_tests[0];
+    assert_eq!(
+        test.degrees_of_freedom as u64,
+        wald["df"].as_u64().expect("df")
+    );
+    crate::util::assert_relative(
+        "Wald statistic",
+        test.statistic,
+        wald["statistic"].as_f64().expect("reference"),
+        TOL_ESTIMATR,
+    );
+    crate::util::assert_relative(
+        "Wald p",
+        test.p_value,
+        wald["p_value_chisq"].as_f64().expect("reference"),
+        TOL_ESTIMATR,
+    );
+}

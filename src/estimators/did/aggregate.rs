@@ -280,7 +280,11 @@ pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
     let mut v = Array2::<f64>::zeros((m, m));
     for (a, &ka) in pre.iter().enumerate() {
         for (b, &kb) in pre.iter().enumerate() {
-            let dot: f64 = fit.influence[ka].iter().zip(&fit.influence[kb]).map(|(x, y)| x * y).sum();
+            let dot: f64 = fit.influence[ka]
+                .iter()
+                .zip(&fit.influence[kb])
+                .map(|(x, y)| x * y)
+                .sum();
             v[[a, b]] = dot / (n * n);
         }
     }

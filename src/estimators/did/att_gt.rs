@@ -83,7 +83,9 @@ pub fn estimate(
     let mut plan = Vec::new();
     for &g in &groups {
         // The last period before (anticipated) treatment.
-        let Some(reference) = g.checked_sub(1 + a) else { continue };
+        let Some(reference) = g.checked_sub(1 + a) else {
+            continue;
+        };
         for t in 1..n_periods {
             let base = match params.base {
                 BasePeriod::Universal => reference,
@@ -131,7 +133,14 @@ pub fn estimate(
                     }
                 })
                 .collect();
-            let cell = Cell { group: g, period: t, base, att: mean_t - mean_c, n_treated: n_t, n_control: n_c };
+            let cell = Cell {
+                group: g,
+                period: t,
+                base,
+                att: mean_t - mean_c,
+                n_treated: n_t,
+                n_control: n_c,
+            };
             Some((cell, column))
         })
         .collect();

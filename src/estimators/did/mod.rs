@@ -17,4 +17,5 @@
 
 pub mod aggregate;
 pub mod att_gt;
+pub mod twfe;
 pub mod two_by_two;
