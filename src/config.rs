@@ -98,6 +98,8 @@ pub struct DidSection {
     pub base_period: Option<String>,
     /// Periods before treatment in which units may already react.
     pub anticipation: Option<usize>,
+    /// With covariates: "dr" (doubly robust; default), "reg" or "ipw".
+    pub est_method: Option<String>,
     /// 2x2 standard errors: "cr1" (Stata; default) or "cr2" (Bell-McCaffrey).
     pub se: Option<String>,
     /// Multiplier-bootstrap draws for ATT(g,t) inference (0 or absent: analytic SEs).

@@ -6,6 +6,7 @@ use crate::data::MissingPolicy;
 use crate::error::InputError;
 use crate::estimators::Estimand;
 use crate::estimators::did::att_gt::{AttGtParams, BasePeriod, ControlGroup};
+use crate::estimators::did::conditional::EstMethod;
 use crate::estimators::psm::{Discard, DistanceKind, MatchOrder, PsmParams, PsmVariance};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -386,13 +387,13 @@ fn plan_evaluation(
             });
         }
         "did" => {
-            if !section.covariates.is_empty() || section.psm.is_some() {
+            if section.psm.is_some() {
                 return Err(config_error(
                     path,
                     format!(
-                        "evaluation `{name}`: difference-in-differences here uses no covariates or matching options (conditional parallel trends are not available yet)"
+                        "evaluation `{name}`: difference-in-differences takes no matching options"
                     ),
-                    "remove `covariates` and [evaluation.psm]",
+                    "remove [evaluation.psm]",
                 ));
             }
             if section.outcomes.is_empty() {
@@ -450,6 +451,24 @@ fn plan_evaluation(
                     ("universal", BasePeriod::Universal),
                 ],
             )?;
+            let est_method = choice(
+                path,
+                "est-method",
+                did.est_method.as_deref(),
+                EstMethod::DoublyRobust,
+                &[
+                    ("dr", EstMethod::DoublyRobust),
+                    ("reg", EstMethod::Regression),
+                    ("ipw", EstMethod::InverseProbability),
+                ],
+            )?;
+            if estimator == DidEstimator::Twfe && !section.covariates.is_empty() {
+                return Err(config_error(
+                    path,
+                    format!("evaluation `{name}`: the TWFE event study here takes no covariates"),
+                    "remove `covariates`, or use `estimator = \"att-gt\"` with `est-method`",
+                ));
+            }
             let bootstrap_draws = did.bootstrap.unwrap_or(0);
             if bootstrap_draws > 0 && bootstrap_draws < 99 {
                 return Err(config_error(
@@ -486,6 +505,7 @@ fn plan_evaluation(
                     control,
                     base,
                     anticipation: did.anticipation.unwrap_or(0),
+                    est_method,
                 },
                 bootstrap_draws,
                 uniform_bands,
@@ -493,7 +513,7 @@ fn plan_evaluation(
             return Ok(EvaluationPlan {
                 name,
                 outcomes: section.outcomes.clone(),
-                covariates: Vec::new(),
+                covariates: section.covariates.clone(),
                 estimand: Estimand::Att,
                 method: MethodPlan::Did(params),
             });

@@ -341,6 +341,7 @@ fn run_did(
         unit: plan.unit.clone().unwrap_or_default(),
         time: plan.time.clone().unwrap_or_default(),
         outcomes: evaluation.outcomes.clone(),
+        covariates: evaluation.covariates.clone(),
         first_treated: plan.first_treated.clone(),
         treatment: if plan.first_treated.is_some() {
             None
@@ -384,11 +385,13 @@ fn run_did(
         });
     }
     for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
-        let fit = did::att_gt::estimate(y.view(), &panel.group, params).map_err(|e| {
-            InputError::design(&evaluation.name, "", e.to_string(), match e {
+        let fit = did::att_gt::estimate(y.view(), &panel.group, panel.covariates.as_ref().map(|x| x.view()), params).map_err(|e| {
+            let hint = match e {
                 did::att_gt::AttGtError::NoNeverTreated => "use `control = \"not-yet\"` in [evaluation.did], or add never-treated units",
                 did::att_gt::AttGtError::NoCells => "check the first-treated periods against the panel's periods",
-            })
+                did::att_gt::AttGtError::Conditional { .. } => "use fewer or coarser covariates, or check overlap between the cohort and its comparison units",
+            };
+            InputError::design(&evaluation.name, "", e.to_string(), hint)
         })?;
         // Every row of this outcome: target, estimate, influence function, counts, band family.
         struct Entry {

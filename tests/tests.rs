@@ -17,9 +17,9 @@ mod did;
 mod formats;
 #[path = "suite/published.rs"]
 mod published;
-#[path = "suite/reproduce.rs"]
-mod reproduce;
 #[path = "suite/r_matching.rs"]
 mod r_matching;
 #[path = "suite/r_matchit.rs"]
 mod r_matchit;
+#[path = "suite/reproduce.rs"]
+mod reproduce;

@@ -24,10 +24,12 @@ Sub-commands
       dynamic overall, event-time effects), taken from the package's result objects.
       The import of the package is timed separately (t_import) and is not in t_read / t_est.
 
-  compare --cominev out.json --peer peer.json [--cominev-analytic out_analytic.json]
+  compare --cominev out.json --peer peer.json [--analytic cominev_analytic.json]
       Prints JSON with the largest absolute difference from cominev of the point estimates
       and of the SEs over ATT(g,t), the simple overall (cominev "overall"), the dynamic overall
-      (cominev "event:overall") and the event-time rows ("event:e").
+      (cominev "event:overall") and the event-time rows ("event:e"). With --analytic (for bootstrap
+      runs, whose SEs are Monte Carlo estimates from different random draws), also the largest
+      relative deviation of cominev's and of the peer's bootstrap SEs from cominev's analytic SEs.
 """
 
 import argparse
@@ -48,6 +50,11 @@ def fnum(x):
     if x is None:
         return None
     try:
+        import numpy as np
+        x = np.asarray(x, dtype=float).ravel()
+        if x.size != 1:
+            return None
+        x = x[0]
         x = float(x)
     except (TypeError, ValueError):
         return None
@@ -123,8 +130,9 @@ def run_csdid(csv, boot, biters, seed, jobs):
         out["att_gt"].append({"g": int(g), "t": int(t), "att": fnum(a), "se": fnum(s)})
     out["simple"] = {"att": fnum(a_simple["overall_att"]), "se": fnum(a_simple["overall_se"])}
     out["dynamic"] = {"att": fnum(a_dyn["overall_att"]), "se": fnum(a_dyn["overall_se"])}
+    # with the bootstrap, csdid returns the SEs as arrays of shape (1,) and (1, K)
     out["event"] = [{"e": int(e), "att": fnum(a), "se": fnum(s)}
-                    for e, a, s in zip(a_dyn["egt"], a_dyn["att_egt"], a_dyn["se_egt"])]
+                    for e, a, s in zip(np.ravel(a_dyn["egt"]), np.ravel(a_dyn["att_egt"]), np.ravel(a_dyn["se_egt"]))]
     out["notes"].append(f"ATTgt(cband={boot}, biters={biters}, cores={jobs}).fit(est_method='dr', "
                         f"base_period='varying', bstrap={boot}); aggte(typec='simple'|'dynamic', bstrap={boot}, "
                         f"cband={boot}); data read with pandas")
@@ -292,6 +300,23 @@ def cmd_compare(args):
         out[f"max_rel_diff_{name}"] = rel[0]
         out[f"max_rel_diff_{name}_at"] = rel[1]
         out[f"n_missing_{name}"] = sum(1 for k in common if c[k][i] is None or p[k][i] is None)
+    if args.analytic:
+        # bootstrap SEs are Monte Carlo estimates (different RNGs): compare each with the analytic SE
+        a = cominev_rows(args.analytic)
+        for who, rows in (("cominev", c), ("peer", p)):
+            worst, at, n, ss = 0.0, None, 0, 0.0
+            for k in common:
+                if k not in a or a[k][1] is None or rows[k][1] is None or a[k][1] <= 0:
+                    continue
+                n += 1
+                d = abs(rows[k][1] / a[k][1] - 1.0)
+                ss += d * d
+                if d > worst:
+                    worst, at = d, k
+            out[f"{who}_boot_vs_analytic_se_rms_rel"] = math.sqrt(ss / n) if n else None
+            out[f"{who}_boot_vs_analytic_se_max_rel"] = worst
+            out[f"{who}_boot_vs_analytic_se_max_rel_at"] = at
+            out[f"{who}_boot_vs_analytic_n"] = n
     print(json.dumps(out))
 
 
@@ -309,6 +334,7 @@ def main():
     c = sub.add_parser("compare")
     c.add_argument("--cominev", required=True)
     c.add_argument("--peer", required=True)
+    c.add_argument("--analytic", help="cominev analytic JSON: also compare bootstrap SEs with the analytic ones")
     args = ap.parse_args()
     {"run": cmd_run, "compare": cmd_compare}[args.cmd](args)
 

@@ -19,6 +19,8 @@ pub struct PanelSpec {
     pub unit: String,
     pub time: String,
     pub outcomes: Vec<String>,
+    /// Numeric covariates, taken from each unit's first period (pre-treatment values).
+    pub covariates: Vec<String>,
     /// First treated period column (0 or empty = never treated)...
     pub first_treated: Option<String>,
     /// ... or an absorbing 0/1 treatment column.
@@ -37,6 +39,8 @@ pub struct Panel {
     pub group: Vec<Option<usize>>,
     /// Cluster of each unit, when clustering above the unit.
     pub clusters: Option<Vec<u32>>,
+    /// units × covariates, from each unit's first period; None without covariates.
+    pub covariates: Option<Array2<f64>>,
 }
 
 impl Panel {
@@ -93,6 +97,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     .into_iter()
     .flatten()
     .chain(spec.outcomes.iter())
+    .chain(spec.covariates.iter())
     {
         if !table.has_column(column) {
             return Err(table.missing_column(column));
@@ -456,12 +461,39 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             Some(dense_ids(&per_unit))
         }
     };
+    let covariates = if spec.covariates.is_empty() {
+        None
+    } else {
+        let columns: Vec<Vec<Option<f64>>> = spec
+            .covariates
+            .iter()
+            .map(|c| table.numeric(c))
+            .collect::<Result<_, _>>()?;
+        let mut x = Array2::<f64>::zeros((kept.len(), columns.len()));
+        for (i, &unit) in kept.iter().enumerate() {
+            let row = (0..n_periods)
+                .find_map(|p| cell_row[unit * n_periods + p])
+                .expect("a balanced unit has rows");
+            for (j, column) in columns.iter().enumerate() {
+                x[[i, j]] = column[row].ok_or_else(|| {
+                    bad_value(
+                        &spec.covariates[j],
+                        row,
+                        "covariate is missing in the unit's first period",
+                        "fill it in, or drop the covariate",
+                    )
+                })?;
+            }
+        }
+        Some(x)
+    };
     Ok((
         Panel {
             periods: period_labels,
             outcomes,
             group,
             clusters,
+            covariates,
         },
         warnings,
     ))

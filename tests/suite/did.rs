@@ -542,3 +542,59 @@ fn twfe_event_study_equals_estimatr() {
         TOL_ESTIMATR,
     );
 }
+
+/// Conditional parallel trends on mpdta with `lpop`: doubly robust (Sant'Anna–Zhao), outcome
+/// regression and normalised IPW; every ATT(g,t), the simple and dynamic aggregates and their
+/// analytic SEs equal moderndid 0.4.1 (`benches/peers/py_csdid_covariates.py`) to 1e-6.
+#[test]
+fn covariates_dr_reg_ipw_equal_moderndid() {
+    const TOL_PEER: f64 = 1e-6;
+    let reference = crate::util::reference("mpdta_covariates_reference.json");
+    for method in ["dr", "reg", "ipw"] {
+        let peer = &reference["results"][method];
+        let report = run(&MPDTA.replace(
+            "outcomes = [\"lemp\"]",
+            &format!("outcomes = [\"lemp\"]\ncovariates = [\"lpop\"]\n[evaluation.did]\nest-method = \"{method}\""),
+        ));
+        let row = |target: &str| {
+            report
+                .results
+                .iter()
+                .find(|r| r.target == target)
+                .cloned()
+                .unwrap_or_else(|| panic!("{target}"))
+        };
+        let check = |target: &str, att: f64, se: f64| {
+            let r = row(target);
+            crate::util::assert_relative(
+                &format!("{method} {target} estimate"),
+                r.estimate.expect("estimate"),
+                att,
+                TOL_PEER,
+            );
+            crate::util::assert_relative(
+                &format!("{method} {target} SE"),
+                r.std_error.expect("se"),
+                se,
+                TOL_PEER,
+            );
+        };
+        for cell in peer["att_gt"].as_array().expect("cells") {
+            check(
+                &format!("gt:{}:{}", cell["group"], cell["time"]),
+                cell["att"].as_f64().expect("att"),
+                cell["se"].as_f64().expect("se"),
+            );
+        }
+        check(
+            "overall",
+            peer["simple"]["att"].as_f64().expect("att"),
+            peer["simple"]["se"].as_f64().expect("se"),
+        );
+        check(
+            "event:overall",
+            peer["dynamic"]["att"].as_f64().expect("att"),
+            peer["dynamic"]["se"].as_f64().expect("se"),
+        );
+    }
+}

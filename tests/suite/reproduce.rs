@@ -7,19 +7,29 @@ use assert_cmd::Command;
 fn published_examples_reproduce() {
     let out = Command::cargo_bin("cominev")
         .expect("binary")
-        .args(["reproduce", "examples/lalonde-experimental.toml", "examples/mpdta.toml"])
+        .args([
+            "reproduce",
+            "examples/lalonde-experimental.toml",
+            "examples/mpdta.toml",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.matches(" pass").count(), 6, "{stdout}");
 }
 
 #[test]
 fn a_failed_expectation_exits_4() {
     let dir = tempfile::tempdir().expect("folder");
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsw_dw.csv");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nsw_dw.csv");
     let config = dir.path().join("wrong.toml");
     std::fs::write(
         &config,
@@ -29,8 +39,16 @@ fn a_failed_expectation_exits_4() {
         ),
     )
     .expect("write");
-    let out = Command::cargo_bin("cominev").expect("binary").arg("reproduce").arg(&config).output().expect("runs");
+    let out = Command::cargo_bin("cominev")
+        .expect("binary")
+        .arg("reproduce")
+        .arg(&config)
+        .output()
+        .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{stdout}");
-    assert!(stdout.contains("FAIL") && stdout.contains("x / re78 / overall / estimate"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL") && stdout.contains("x / re78 / overall / estimate"),
+        "{stdout}"
+    );
 }

@@ -20,6 +20,8 @@ pub struct AttGtParams {
     pub control: ControlGroup,
     pub base: BasePeriod,
     pub anticipation: usize,
+    /// Estimator under conditional parallel trends when covariates are given.
+    pub est_method: super::conditional::EstMethod,
 }
 
 /// One ATT(g,t) with its influence function over units.
@@ -54,6 +56,12 @@ pub enum AttGtError {
     NoNeverTreated,
     #[error("no treated cohort has a period to estimate")]
     NoCells,
+    #[error("cohort {group}, period {period}: {reason}")]
+    Conditional {
+        group: usize,
+        period: usize,
+        reason: String,
+    },
 }
 
 /// Estimates every ATT(g,t) for groups `group` (first treated period index per unit, None =
@@ -61,6 +69,7 @@ pub enum AttGtError {
 pub fn estimate(
     y: ArrayView2<f64>,
     group: &[Option<usize>],
+    covariates: Option<ArrayView2<f64>>,
     params: &AttGtParams,
 ) -> Result<AttGt, AttGtError> {
     let n = y.nrows();
@@ -97,7 +106,7 @@ pub fn estimate(
             }
         }
     }
-    let estimated: Vec<Option<(Cell, Vec<f64>)>> = plan
+    let estimated: Vec<Result<Option<(Cell, Vec<f64>)>, AttGtError>> = plan
         .par_iter()
         .map(|&(g, t, base)| {
             let is_control = |unit: usize| match (params.control, group[unit]) {
@@ -105,6 +114,42 @@ pub fn estimate(
                 (ControlGroup::Never, Some(_)) => false,
                 (ControlGroup::NotYet, Some(h)) => h != g && h > t.max(base) + a,
             };
+            if let Some(x) = covariates.filter(|x| x.ncols() > 0) {
+                // Conditional parallel trends: estimate on the cell's subsample, then scale the
+                // influence function to the whole sample (n / n_subsample), as R did.
+                let members: Vec<usize> = (0..n)
+                    .filter(|&u| group[u] == Some(g) || is_control(u))
+                    .collect();
+                let n_t = members.iter().filter(|&&u| group[u] == Some(g)).count();
+                let n_c = members.len() - n_t;
+                if n_c == 0 {
+                    return Ok(None);
+                }
+                let delta: Vec<f64> = members.iter().map(|&u| y[[u, t]] - y[[u, base]]).collect();
+                let treated: Vec<bool> = members.iter().map(|&u| group[u] == Some(g)).collect();
+                let x_sub = x.select(ndarray::Axis(0), &members);
+                let (att, local) =
+                    super::conditional::cell(&delta, &treated, x_sub.view(), params.est_method)
+                        .map_err(|e| AttGtError::Conditional {
+                            group: g,
+                            period: t,
+                            reason: e.to_string(),
+                        })?;
+                let scale = n as f64 / members.len() as f64;
+                let mut column = vec![0.0; n];
+                for (&u, v) in members.iter().zip(&local) {
+                    column[u] = scale * v;
+                }
+                let cell = Cell {
+                    group: g,
+                    period: t,
+                    base,
+                    att,
+                    n_treated: n_t,
+                    n_control: n_c,
+                };
+                return Ok(Some((cell, column)));
+            }
             let (mut sum_t, mut n_t, mut sum_c, mut n_c) = (0.0, 0usize, 0.0, 0usize);
             for unit in 0..n {
                 let change = y[[unit, t]] - y[[unit, base]];
@@ -117,7 +162,7 @@ pub fn estimate(
                 }
             }
             if n_c == 0 {
-                return None;
+                return Ok(None);
             }
             let (mean_t, mean_c) = (sum_t / n_t as f64, sum_c / n_c as f64);
             let (scale_t, scale_c) = (n as f64 / n_t as f64, n as f64 / n_c as f64);
@@ -141,10 +186,17 @@ pub fn estimate(
                 n_treated: n_t,
                 n_control: n_c,
             };
-            Some((cell, column))
+            Ok(Some((cell, column)))
         })
         .collect();
-    let (cells, influence): (Vec<Cell>, Vec<Vec<f64>>) = estimated.into_iter().flatten().unzip();
+    let mut cells = Vec::new();
+    let mut influence = Vec::new();
+    for result in estimated {
+        if let Some((cell, column)) = result? {
+            cells.push(cell);
+            influence.push(column);
+        }
+    }
     if cells.is_empty() {
         return Err(AttGtError::NoCells);
     }

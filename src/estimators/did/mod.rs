@@ -17,5 +17,6 @@
 
 pub mod aggregate;
 pub mod att_gt;
+pub mod conditional;
 pub mod twfe;
 pub mod two_by_two;
