@@ -242,8 +242,9 @@ mod tests {
             control: ControlGroup::Never,
             base: BasePeriod::Varying,
             anticipation: 0,
+            est_method: crate::estimators::did::conditional::EstMethod::DoublyRobust,
         };
-        let fit = estimate(y.view(), &group, &params).expect("estimable");
+        let fit = estimate(y.view(), &group, None, &params).expect("estimable");
         assert_eq!(fit.cells.len(), 1);
         // treated change mean (3 + 5)/2 = 4, control (1 + 2)/2 = 1.5
         assert!((fit.cells[0].att - 2.5).abs() < TOL_CLOSED_FORM);
