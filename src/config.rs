@@ -106,6 +106,9 @@ pub struct DidSection {
     pub bootstrap: Option<usize>,
     /// "uniform" (default with the bootstrap) or "pointwise" intervals for ATT(g,t) and event time.
     pub bands: Option<String>,
+    /// Matched DiD: name of a `psm` evaluation whose matching weights (estimated on the earliest
+    /// period's rows) weight this 2x2 regression.
+    pub weights_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -61,9 +61,11 @@ pub enum MethodPlan {
     /// Difference-in-differences on a panel (Callaway–Sant'Anna).
     Did(DidPlan),
     /// The 2×2 difference-in-differences regression (panels or repeated cross-sections);
-    /// `cr2` selects Bell–McCaffrey standard errors instead of CR1.
+    /// `cr2` selects Bell–McCaffrey standard errors instead of CR1; `weights_from` names the PSM
+    /// evaluation whose matching weights make it a matched DiD.
     TwoByTwo {
         cr2: bool,
+        weights_from: Option<String>,
     },
 }
 
@@ -226,7 +228,47 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
         evaluations.push(evaluation);
     }
     for evaluation in &evaluations {
-        match evaluation.method {
+        match &evaluation.method {
+            MethodPlan::TwoByTwo {
+                weights_from: Some(source),
+                ..
+            } => {
+                let ok = evaluations.iter().any(|e| {
+                    e.name == *source
+                        && matches!(e.method, MethodPlan::Psm(_))
+                        && e.estimand == Estimand::Att
+                });
+                if !ok {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}`: `weights-from = \"{source}\"` must name a `psm` evaluation with `estimand = \"att\"` in this config",
+                            evaluation.name
+                        ),
+                        "add that [[evaluation]] or correct the name",
+                    ));
+                }
+                if data.unit.is_none() || data.time.is_none() || treatment.is_none() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}` (matched DiD) needs `unit`, `time` and `treatment` in [data]",
+                            evaluation.name
+                        ),
+                        "set them in [data]",
+                    ));
+                }
+                if data.intervention.is_some() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}`: matched DiD with an `intervention` split is not available",
+                            evaluation.name
+                        ),
+                        "remove `intervention`, or evaluate each intervention in its own config",
+                    ));
+                }
+            }
             MethodPlan::TwoByTwo { .. } => {
                 if data.time.is_none() || treatment.is_none() {
                     return Err(config_error(
@@ -378,12 +420,22 @@ fn plan_evaluation(
                 false,
                 &[("cr1", false), ("cr2", true)],
             )?;
+            let weights_from = did.weights_from.clone();
+            if cr2 && weights_from.is_some() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: CR2 is implemented for unweighted regressions, and a matched DiD is weighted"
+                    ),
+                    "use `se = \"cr1\"` with `weights-from`",
+                ));
+            }
             return Ok(EvaluationPlan {
                 name,
                 outcomes: section.outcomes.clone(),
                 covariates: section.covariates.clone(),
                 estimand: Estimand::Att,
-                method: MethodPlan::TwoByTwo { cr2 },
+                method: MethodPlan::TwoByTwo { cr2, weights_from },
             });
         }
         "did" => {
@@ -451,6 +503,15 @@ fn plan_evaluation(
                     ("universal", BasePeriod::Universal),
                 ],
             )?;
+            if did.weights_from.is_some() {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: `weights-from` (matched DiD) is available with `estimator = \"2x2\"`"
+                    ),
+                    "use the 2x2 estimator for a matched DiD",
+                ));
+            }
             let est_method = choice(
                 path,
                 "est-method",

@@ -56,6 +56,17 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
             trace("estimated", started);
             continue;
         }
+        let row_weights = match &evaluation.method {
+            MethodPlan::TwoByTwo {
+                weights_from: Some(source),
+                ..
+            } => {
+                let (weights, notes) = matched_row_weights(plan, source, &table)?;
+                report.warnings.extend(notes);
+                Some(weights)
+            }
+            _ => None,
+        };
         let spec = design_spec(plan, evaluation);
         let prepared = data::design::prepare(&table, &spec)?;
         trace("built the design matrices", started);
@@ -68,7 +79,9 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
                 MethodPlan::DifferenceInMeans { pooled } => {
                     run_experiment_job(plan, evaluation, *pooled, c)
                 }
-                MethodPlan::TwoByTwo { cr2 } => run_two_by_two_job(plan, evaluation, *cr2, c),
+                MethodPlan::TwoByTwo { cr2, .. } => {
+                    run_two_by_two_job(plan, evaluation, *cr2, row_weights.as_deref(), c)
+                }
                 MethodPlan::Did(_) => unreachable!("panels are handled above"),
             })
             .collect();
@@ -103,6 +116,7 @@ pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
         categorical: plan.categorical.clone(),
         reference_levels: plan.reference_levels.clone(),
         missing: plan.missing,
+        rows: None,
     }
 }
 
@@ -141,10 +155,74 @@ fn result_row(
     row
 }
 
+/// Matched DiD: runs the PSM evaluation `source` on the earliest period's rows and gives every
+/// row of the table the matching weight of its unit (0 for units left unmatched).
+fn matched_row_weights(
+    plan: &RunPlan,
+    source: &str,
+    table: &Table,
+) -> Result<(Vec<f64>, Vec<String>), InputError> {
+    let evaluation = plan
+        .evaluations
+        .iter()
+        .find(|e| e.name == source)
+        .expect("the plan checked the name");
+    let MethodPlan::Psm(params) = &evaluation.method else {
+        unreachable!("the plan checked the method")
+    };
+    let time = plan.time.as_deref().expect("the plan checked `time`");
+    let unit = plan.unit.as_deref().expect("the plan checked `unit`");
+    let times = data::design::labels(table, time)?;
+    let keys: Vec<Option<f64>> = times
+        .iter()
+        .map(|t| t.as_deref().and_then(crate::data::panel::time_key))
+        .collect();
+    let first = keys.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+    let baseline: Vec<usize> = (0..keys.len())
+        .filter(|&r| keys[r] == Some(first))
+        .collect();
+    let mut spec = design_spec(plan, evaluation);
+    spec.rows = Some(baseline);
+    let prepared = data::design::prepare(table, &spec)?;
+    let design = &prepared.comparisons[0];
+    let seed = derive_seed(plan.seed, &[&evaluation.name, "matched-did"]);
+    let fit = psm::fit(design, params, evaluation.estimand, seed).map_err(|e| {
+        InputError::design(
+            &evaluation.name,
+            " (baseline matching for a matched DiD)",
+            e.to_string(),
+            "see the matching options",
+        )
+    })?;
+    let units = data::design::labels(table, unit)?;
+    let mut by_unit: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    for (design_row, &table_row) in design.source_rows.iter().enumerate() {
+        if let Some(label) = units[table_row].as_deref() {
+            by_unit.insert(label, fit.weights.weights[design_row]);
+        }
+    }
+    let weights = units
+        .iter()
+        .map(|u| {
+            u.as_deref()
+                .and_then(|u| by_unit.get(u).copied())
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let mut notes = prepared.warnings;
+    notes.extend(
+        fit.warnings
+            .iter()
+            .map(|w| format!("evaluation `{}` (baseline matching): {w}", evaluation.name)),
+    );
+    Ok((weights, notes))
+}
+
 fn run_two_by_two_job(
     plan: &RunPlan,
     evaluation: &EvaluationPlan,
     cr2: bool,
+    row_weights: Option<&[f64]>,
     design: &data::CrossSection,
 ) -> Result<JobOutput, InputError> {
     let scope = format!(", intervention `{}`", design.intervention);
@@ -171,19 +249,28 @@ fn run_two_by_two_job(
         Some(c) => c.clone(),
         None => (0..design.treated.len() as u32).collect(),
     };
+    let weights: Option<Vec<f64>> =
+        row_weights.map(|w| design.source_rows.iter().map(|&r| w[r]).collect());
     let mut warnings = Vec::new();
     let mut rows = Vec::new();
     for (outcome, y) in evaluation.outcomes.iter().zip(&design.outcomes) {
-        let effect =
-            did::two_by_two::estimate(y, &design.treated, &post, design.x.view(), &clusters, cr2)
-                .map_err(|e| {
-                InputError::design(
-                    &evaluation.name,
-                    &scope,
-                    e.to_string(),
-                    "drop collinear covariates; cluster on a column with several values",
-                )
-            })?;
+        let effect = did::two_by_two::estimate(
+            y,
+            &design.treated,
+            &post,
+            design.x.view(),
+            &clusters,
+            cr2,
+            weights.as_deref(),
+        )
+        .map_err(|e| {
+            InputError::design(
+                &evaluation.name,
+                &scope,
+                e.to_string(),
+                "drop collinear covariates; cluster on a column with several values",
+            )
+        })?;
         rows.push(result_row(
             plan,
             evaluation,

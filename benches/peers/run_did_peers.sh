@@ -241,7 +241,7 @@ agree() {   # agree TOOL MODE N FIELD
   printf '%s' "$j" | "$PY" -c 'import json,sys
 d=json.load(sys.stdin); k=sys.argv[1]; v=d.get(k)
 if v is None: print("–")
-elif isinstance(v,float): print(f"{v:.1e}" if not k.endswith("_rel") else f"{100*v:.1f}%")
+elif isinstance(v,float): print(f"{100*v:.1f}%" if "_rel" in k else f"{v:.1e}")
 else: print(v)' "$4"
 }
 units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) echo "1M";; *) echo "$1";; esac; }
@@ -274,7 +274,8 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
   echo "(CSV load, checks, ATT(g,t), all four aggregations, pre-trend test, JSON), best of $REPS."
   echo "Peers: read the CSV (polars for moderndid, pandas for the others) + ATT(g,t) + simple and dynamic aggregation, timed"
   echo "inside Python, best of $REPS (Python start-up and imports excluded). *excl. read*: the same without reading the CSV"
-  echo "(for cominev: its own \`-v\` stage timings in one extra run, total minus \"loaded and hashed the data\")."
+  echo "(for cominev: its own \`-v\` stage timings in one extra, separate run: \"estimated\" minus \"loaded and hashed the data\","
+  echo "so it can differ from the best-of-$REPS total by run-to-run noise)."
   echo "Ratio = peer / cominev, both including the read."
   echo
   echo "| N units (rows) | tool | analytic | analytic excl. read | ratio | bootstrap ($BITERS) | bootstrap excl. read | ratio |"
@@ -328,10 +329,12 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
     echo "| $(units_label "$n") | $tool | $(agree "$tool" analytic "$n" n_common) | $(agree "$tool" analytic "$n" max_abs_diff_est) | $(agree "$tool" analytic "$n" max_abs_diff_est_at) | $(agree "$tool" analytic "$n" max_abs_diff_se) | $(agree "$tool" analytic "$n" max_abs_diff_se_at) |"
   done; done
   echo
-  echo "Bootstrap ($BITERS draws; every package uses its own random numbers, so the bootstrap SEs differ by Monte Carlo"
-  echo "error: with $BITERS draws an IQR-based SE has a relative sd of roughly 3.7%, so two independent ones differ by ~5% sd"
-  echo "and the largest of ~40 such differences is expected around 10–15%). Point estimates must still agree exactly. The last"
-  echo "columns compare each bootstrap SE with cominev's analytic SE for the same row (RMS and max of |boot/analytic − 1|):"
+  echo "Bootstrap ($BITERS draws). Every package uses its own random numbers, so bootstrap SEs differ by Monte Carlo error"
+  echo "while the point estimates must still agree exactly. For scale (a numpy simulation of IQR-based SEs from 999 normal"
+  echo "draws, independent rows): one such SE has a relative sd of 3.7%; two independent ones differ by 5.2% sd; the largest"
+  echo "of 40 such pairwise differences has median 12% (10th–90th percentile 10–16%); the largest of 40 |boot/exact − 1|"
+  echo "has median 8.7% (7.0–10.7%). The rows here are correlated, so these are rough. The last columns compare each bootstrap"
+  echo "SE with cominev's analytic SE for the same row (RMS and max of |boot/analytic − 1|):"
   echo
   echo "| N | tool | rows | max abs diff, estimates | max rel diff of SEs vs cominev boot | where | peer boot vs analytic: RMS / max | cominev boot vs analytic: RMS / max |"
   echo "|---|---|---|---|---|---|---|---|"

@@ -30,6 +30,8 @@ pub struct DesignSpec {
     pub categorical: Vec<String>,
     pub reference_levels: BTreeMap<String, String>,
     pub missing: MissingPolicy,
+    /// Use only these table rows (e.g. the baseline period of a panel); None = all rows.
+    pub rows: Option<Vec<usize>>,
 }
 
 /// One comparison: the beneficiaries of one intervention and the whole comparison group.
@@ -46,6 +48,8 @@ pub struct CrossSection {
     /// Exact-matching stratum of each unit, when `exact` columns are given.
     pub strata: Option<Vec<u32>>,
     pub clusters: Option<Vec<u32>>,
+    /// The table row each design row comes from.
+    pub source_rows: Vec<usize>,
 }
 
 impl CrossSection {
@@ -133,10 +137,21 @@ pub fn prepare(table: &Table, spec: &DesignSpec) -> Result<Prepared, InputError>
 
     // Missing values: a row is used only when every used column has a value.
     let mut keep = vec![true; n];
+    // Rows outside the requested subset are not part of the design (and not "dropped").
+    let in_subset: Vec<bool> = match &spec.rows {
+        None => vec![true; n],
+        Some(rows) => {
+            let mut mask = vec![false; n];
+            for &r in rows {
+                mask[r] = true;
+            }
+            mask
+        }
+    };
     let mut dropped_by: BTreeMap<String, usize> = BTreeMap::new();
     let mut mark = |name: &str, missing: &dyn Fn(usize) -> bool| -> Result<(), InputError> {
         for (row, kept) in keep.iter_mut().enumerate() {
-            if missing(row) {
+            if in_subset[row] && missing(row) {
                 if spec.missing == MissingPolicy::Error {
                     return Err(InputError::BadValue {
                         path: table.path.clone(),
@@ -172,14 +187,18 @@ pub fn prepare(table: &Table, spec: &DesignSpec) -> Result<Prepared, InputError>
         mark(name, &|r| values[r].is_none())?;
     }
     let mut warnings = Vec::new();
-    let n_dropped = keep.iter().filter(|k| !**k).count();
+    let n_dropped = (0..n).filter(|&r| in_subset[r] && !keep[r]).count();
+    for (kept, inside) in keep.iter_mut().zip(&in_subset) {
+        *kept &= *inside;
+    }
+    let n_considered = in_subset.iter().filter(|v| **v).count();
     if n_dropped > 0 {
         let detail: Vec<String> = dropped_by
             .iter()
             .map(|(c, k)| format!("{k} missing in `{c}`"))
             .collect();
         warnings.push(format!(
-            "evaluation `{}`: dropped {n_dropped} of {n} rows with missing values ({})",
+            "evaluation `{}`: dropped {n_dropped} of {n_considered} rows with missing values ({})",
             spec.evaluation,
             detail.join(", ")
         ));
@@ -272,6 +291,7 @@ pub fn prepare(table: &Table, spec: &DesignSpec) -> Result<Prepared, InputError>
             clusters: cluster_ids
                 .as_ref()
                 .map(|ids| rows.iter().map(|&r| ids[r]).collect()),
+            source_rows: rows,
         });
     }
     Ok(Prepared {

@@ -598,3 +598,52 @@ fn covariates_dr_reg_ipw_equal_moderndid() {
         );
     }
 }
+
+/// Matched DiD (PSM-DiD, the EC's evaluation practice): nearest-neighbour matching on the baseline
+/// (2003) rows, then the matching-weighted 2×2 regression with CR1 SEs by county, equal to MatchIt
+/// 4.7.2 + `estimatr::lm_robust(weights = w)` (`benches/peers/r_matched_did_reference.R`) to 1e-6.
+#[test]
+fn matched_did_equals_matchit_then_estimatr() {
+    const TOL_R: f64 = 1e-6;
+    let reference = crate::util::reference("matched_did_reference.json");
+    let report = run(r#"
+[data]
+path = "{fixtures}/mpdta_2x2.csv"
+unit = "countyreal"
+time = "year"
+treatment = "D"
+[[evaluation]]
+name = "baseline-match"
+outcomes = ["lemp"]
+covariates = ["lpop"]
+[evaluation.psm]
+distance = "score"
+replace = false
+[[evaluation]]
+name = "matched-did"
+method = "did"
+outcomes = ["lemp"]
+[evaluation.did]
+estimator = "2x2"
+weights-from = "baseline-match"
+"#);
+    let row = report
+        .results
+        .iter()
+        .find(|r| r.evaluation == "matched-did")
+        .expect("matched DiD row");
+    for (field, obtained) in [
+        ("estimate", row.estimate),
+        ("std_error", row.std_error),
+        ("p_value", row.p_value),
+        ("conf_low", row.ci_lower),
+        ("conf_high", row.ci_upper),
+    ] {
+        crate::util::assert_relative(
+            &format!("matched DiD {field}"),
+            obtained.expect("value"),
+            reference[field].as_f64().expect("reference"),
+            TOL_R,
+        );
+    }
+}

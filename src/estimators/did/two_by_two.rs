@@ -29,6 +29,7 @@ pub fn estimate(
     x: ArrayView2<f64>,
     clusters: &[u32],
     cr2: bool,
+    weights: Option<&[f64]>,
 ) -> Result<Effect, TwoByTwoError> {
     let n = y.len();
     let p = x.ncols();
@@ -38,7 +39,7 @@ pub fn estimate(
         2 => f64::from(u8::from(group[i] && post[i])),
         _ => x[[i, j - 3]],
     });
-    let weights = vec![1.0; n];
+    let weights: Vec<f64> = weights.map_or_else(|| vec![1.0; n], <[f64]>::to_vec);
     let fit = ols::fit(design.view(), y, &weights).ok_or(TwoByTwoError::Singular)?;
     let (covariance, g) = ols::cluster_robust(design.view(), &fit, &weights, clusters);
     if g < 2 {
@@ -60,13 +61,14 @@ pub fn estimate(
         )
     };
     // Coefficient 3 (after the intercept): the interaction.
-    let n_treated = (0..n).filter(|&i| group[i]).count();
+    let n_treated = (0..n).filter(|&i| group[i] && weights[i] > 0.0).count();
+    let n_used = weights.iter().filter(|w| **w > 0.0).count();
     Ok(Effect {
         estimate: fit.coefficients[3],
         std_error: covariance[[3, 3]].sqrt(),
         inference: inference.into(),
         degrees_of_freedom: Some(df),
         n_treated,
-        n_control: n - n_treated,
+        n_control: n_used - n_treated,
     })
 }
