@@ -216,15 +216,16 @@ pub fn estimate(
     y: &[f64],
     params: &PsmParams,
 ) -> Result<Effect, PsmError> {
+    // The geometry the variance estimators rematch in, and the matched sets.
+    let geometry = Geometry {
+        metric: &fit.metric,
+        treated: &design.treated,
+        eligible: &fit.eligible,
+        strata: design.strata.as_deref(),
+    };
+    let sets: Vec<&MatchedSets> = fit.sets.iter().collect();
     match params.variance {
         PsmVariance::AbadieImbens { variance_matches } => {
-            let geometry = Geometry {
-                metric: &fit.metric,
-                treated: &design.treated,
-                eligible: &fit.eligible,
-                strata: design.strata.as_deref(),
-            };
-            let sets: Vec<&MatchedSets> = fit.sets.iter().collect();
             let bias = params.bias_adjust.then(|| design.x.view());
             Ok(effect::abadie_imbens(
                 y,
@@ -235,25 +236,16 @@ pub fn estimate(
                 params.tie_tolerance,
             )?)
         }
-        PsmVariance::AbadieImbens2016 { neighbours } => {
-            let geometry = Geometry {
-                metric: &fit.metric,
-                treated: &design.treated,
-                eligible: &fit.eligible,
-                strata: design.strata.as_deref(),
-            };
-            let sets: Vec<&MatchedSets> = fit.sets.iter().collect();
-            Ok(ai2016::estimate(
-                y,
-                &sets,
-                &geometry,
-                design.x.view(),
-                &fit.logit.fitted,
-                &fit.logit.covariance,
-                neighbours,
-                params.tie_tolerance,
-            )?)
-        }
+        PsmVariance::AbadieImbens2016 { neighbours } => Ok(ai2016::estimate(
+            y,
+            &sets,
+            &geometry,
+            design.x.view(),
+            &fit.logit.fitted,
+            &fit.logit.covariance,
+            neighbours,
+            params.tie_tolerance,
+        )?),
         PsmVariance::MatchedSetCluster => {
             let subclass = fit
                 .weights
