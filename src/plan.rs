@@ -512,17 +512,31 @@ fn plan_evaluation(
                     "use the 2x2 estimator for a matched DiD",
                 ));
             }
-            let est_method = choice(
-                path,
-                "est-method",
-                did.est_method.as_deref(),
-                EstMethod::DoublyRobust,
-                &[
-                    ("dr", EstMethod::DoublyRobust),
-                    ("reg", EstMethod::Regression),
-                    ("ipw", EstMethod::InverseProbability),
-                ],
-            )?;
+            // "unconditional" is the estimator without covariates; with none, dr/reg/ipw reduce to it.
+            if did.est_method.as_deref() == Some("unconditional") && !section.covariates.is_empty()
+            {
+                return Err(config_error(
+                    path,
+                    format!(
+                        "evaluation `{name}`: `est-method = \"unconditional\"` takes no covariates"
+                    ),
+                    "remove `covariates`, or use `dr`, `reg` or `ipw`",
+                ));
+            }
+            let est_method = match did.est_method.as_deref() {
+                Some("unconditional") => EstMethod::DoublyRobust,
+                other => choice(
+                    path,
+                    "est-method",
+                    other,
+                    EstMethod::DoublyRobust,
+                    &[
+                        ("dr", EstMethod::DoublyRobust),
+                        ("reg", EstMethod::Regression),
+                        ("ipw", EstMethod::InverseProbability),
+                    ],
+                )?,
+            };
             if estimator == DidEstimator::Twfe && !section.covariates.is_empty() {
                 return Err(config_error(
                     path,

@@ -266,14 +266,16 @@ fn quarter_labels_are_ordered() {
 fn mpdta_equals_moderndid_including_standard_errors() {
     const TOL_PEER: f64 = 1e-6;
     let reference = crate::util::reference("mpdta_reference.json");
-    for (key, control) in [
-        ("nevertreated/varying", "never"),
-        ("notyettreated/varying", "not-yet"),
+    for (key, control, base) in [
+        ("nevertreated/varying", "never", "varying"),
+        ("notyettreated/varying", "not-yet", "varying"),
+        ("nevertreated/universal", "never", "universal"),
+        ("notyettreated/universal", "not-yet", "universal"),
     ] {
         let peer = &reference["results"][key]["moderndid"];
         let report = run(&MPDTA.replace(
             "outcomes = [\"lemp\"]",
-            &format!("outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\""),
+            &format!("outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\"\nbase-period = \"{base}\""),
         ));
         let row = |target: &str| {
             report
@@ -299,12 +301,12 @@ fn mpdta_equals_moderndid_including_standard_errors() {
             );
         };
         for cell in peer["att_gt"].as_array().expect("cells") {
+            // With a universal base period the peer lists the reference cell itself (ATT 0, no SE).
+            let Some(se) = cell["se"].as_f64() else {
+                continue;
+            };
             let target = format!("gt:{}:{}", cell["group"], cell["time"]);
-            check(
-                &target,
-                cell["att"].as_f64().expect("att"),
-                cell["se"].as_f64().expect("se"),
-            );
+            check(&target, cell["att"].as_f64().expect("att"), se);
         }
         let aggregates = &peer["aggregates"];
         for (kind, target, by_key, prefix) in [
@@ -321,10 +323,14 @@ fn mpdta_equals_moderndid_including_standard_errors() {
             );
             if let Some(by) = a["by"].as_array() {
                 for entry in by {
+                    // The universal base's reference event (e = −1) is 0 by construction.
+                    let Some(se) = entry["se"].as_f64() else {
+                        continue;
+                    };
                     check(
                         &format!("{prefix}:{}", entry[by_key]),
                         entry["att"].as_f64().expect("att"),
-                        entry["se"].as_f64().expect("se"),
+                        se,
                     );
                 }
             }

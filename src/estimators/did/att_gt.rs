@@ -95,7 +95,14 @@ pub fn estimate(
         let Some(reference) = g.checked_sub(1 + a) else {
             continue;
         };
-        for t in 1..n_periods {
+        // A varying base needs the previous period; a universal base also compares the first
+        // period with the reference period.
+        let first = if params.base == BasePeriod::Universal {
+            0
+        } else {
+            1
+        };
+        for t in first..n_periods {
             let base = match params.base {
                 BasePeriod::Universal => reference,
                 BasePeriod::Varying if t + a >= g => reference,
