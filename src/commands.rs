@@ -151,6 +151,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
 pub fn validate(args: &EstimateArgs) -> Result<u8, InputError> {
     let plan = plan_from_args(args)?;
     let table = crate::data::Table::load(&plan.data_path, plan.delimiter)?;
+    crate::data::privacy::check(&table, &plan.identifiers)?;
     let mut warnings = Vec::new();
     for evaluation in &plan.evaluations {
         let spec = crate::run::design_spec(&plan, evaluation);

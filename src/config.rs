@@ -38,6 +38,10 @@ pub struct DataSection {
     /// Columns to one-hot encode even when stored as numbers.
     #[serde(default)]
     pub categorical: Vec<String>,
+    /// Columns allowed to hold direct identifiers (never printed); others that look like
+    /// codici fiscali, e-mails, phone numbers, IBANs or names stop the run.
+    #[serde(default)]
+    pub identifiers: Vec<String>,
     /// Reference level per categorical column (default: the first level in sorted order).
     #[serde(default)]
     pub reference_levels: BTreeMap<String, String>,

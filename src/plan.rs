@@ -38,6 +38,8 @@ pub struct RunPlan {
     pub categorical: Vec<String>,
     pub reference_levels: BTreeMap<String, String>,
     pub missing: MissingPolicy,
+    /// Columns declared as identifiers (the unit column and `identifiers`).
+    pub identifiers: Vec<String>,
     pub evaluations: Vec<EvaluationPlan>,
     pub expectations: Vec<ExpectSection>,
 }
@@ -340,6 +342,12 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
         categorical: data.categorical.clone(),
         reference_levels: data.reference_levels.clone(),
         missing,
+        identifiers: data
+            .identifiers
+            .iter()
+            .cloned()
+            .chain(data.unit.iter().cloned())
+            .collect(),
         evaluations,
         expectations: config.expect.clone(),
     })

@@ -45,6 +45,7 @@ fn trace(stage: &str, since: std::time::Instant) {
 pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
     let started = std::time::Instant::now();
     let table = Table::load(&plan.data_path, plan.delimiter)?;
+    data::privacy::check(&table, &plan.identifiers)?;
     trace("loaded and hashed the data", started);
     let mut report = Report::new(Provenance::new(plan, &table, threads));
     for evaluation in &plan.evaluations {

@@ -115,12 +115,20 @@ impl Table {
 
     /// A column as numbers or text, whichever its stored type is.
     pub fn column(&self, name: &str) -> Result<Column, InputError> {
-        let series = self
+        self.column_head(name, None)
+    }
+
+    /// The first `rows` values of a column (all of them with `None`), as numbers or text.
+    pub fn column_head(&self, name: &str, rows: Option<usize>) -> Result<Column, InputError> {
+        let full = self
             .frame
             .column(name)
             .map_err(|_| self.missing_column(name))?
-            .as_materialized_series()
-            .clone();
+            .as_materialized_series();
+        let series = match rows {
+            Some(n) => full.head(Some(n)),
+            None => full.clone(),
+        };
         let dtype = series.dtype().clone();
         if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
             let cast = series

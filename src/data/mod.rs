@@ -4,6 +4,7 @@
 pub mod design;
 pub mod load;
 pub mod panel;
+pub mod privacy;
 
 pub use design::{CrossSection, DesignSpec, MissingPolicy};
 pub use load::{Column, Table};

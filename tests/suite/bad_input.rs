@@ -400,3 +400,46 @@ fn ties_that_would_exhaust_memory() {
         "{err}"
     );
 }
+
+/// A column that looks like a direct identifier stops the run unless declared, and its values are
+/// never echoed.
+#[test]
+fn undeclared_direct_identifiers_stop_the_run() {
+    let case = Case::new();
+    let mut text = String::from("treat,x,z,y,codice\n");
+    for (i, row) in GOOD.lines().skip(1).enumerate() {
+        text.push_str(&format!("{row},RSSMRA85T10A56{}S\n", i % 10));
+    }
+    case.file("d.csv", &text);
+    let err = case.fails(&psm_args("d.csv", "x"));
+    assert!(
+        err.contains("column `codice`")
+            && err.contains("codici fiscali")
+            && err.contains("identifiers"),
+        "{err}"
+    );
+    assert!(!err.contains("RSSMRA"), "values must not be echoed: {err}");
+    // Declared, it is accepted (and still never printed).
+    case.file("c.toml", "[data]\npath = \"d.csv\"\ntreatment = \"treat\"\nidentifiers = [\"codice\"]\n[[evaluation]]\nname = \"e\"\noutcomes = [\"y\"]\ncovariates = [\"x\"]\n");
+    let out = Command::cargo_bin("cominev")
+        .expect("binary built")
+        .args([
+            "estimate",
+            "--config",
+            "c.toml",
+            "--format",
+            "json",
+            "--min-cell",
+            "1",
+        ])
+        .current_dir(case.dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("RSSMRA"));
+}
