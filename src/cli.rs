@@ -35,6 +35,14 @@ cominev estimate --data records.csv --treatment treated --outcome employed_12m \
         after_help = "Example:\n  cominev reproduce examples/lalonde-experimental.toml examples/lalonde-psid.toml"
     )]
     Reproduce(ReproduceArgs),
+    /// Run many configs (files, folders of *.toml) in one run; one combined JSON; exit 3 if any failed.
+    #[command(after_help = "Examples:\n  \
+cominev batch examples/ --output all.json\n  \
+cominev batch configs/ --shard 1/4 --output shard1.json   # a CI matrix or job array\n  \
+cominev merge shard*.json --output all.json")]
+    Batch(BatchArgs),
+    /// Combine `batch --shard` outputs into the result one unsharded batch gives.
+    Merge(MergeArgs),
     /// Write synthetic records with known true effects (CSV) and a JSON sidecar of the truths.
     #[command(
         after_help = "Example:\n  cominev simulate --rows 20000 --seed 20261126 --output data-samples/integration.csv"
@@ -149,6 +157,30 @@ pub struct EstimateArgs {
     /// Stage timings and detail on stderr.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BatchArgs {
+    /// Config files or folders (every *.toml inside, in name order).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Run only shard I of N (1-based): configs whose position modulo N is I − 1.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Combined JSON output (default stdout).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Outputs of `cominev batch --shard`.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

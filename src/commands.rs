@@ -1,6 +1,6 @@
 //! Command handlers: what each subcommand does, on top of the library. Returns exit codes.
 
-use crate::cli::{EstimateArgs, OutputFormat, ReproduceArgs, SimulateArgs};
+use crate::cli::{BatchArgs, EstimateArgs, MergeArgs, OutputFormat, ReproduceArgs, SimulateArgs};
 use crate::config::{ConfigFile, EvaluationSection, ExpectSection, PsmSection};
 use crate::error::{InputError, exit};
 use crate::plan::{self, RunPlan};
@@ -314,4 +314,175 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, InputError> {
         truth_path.display()
     );
     Ok(exit::OK)
+}
+
+/// Expands files and folders into the sorted list of config files.
+fn config_files(paths: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, InputError> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| InputError::Unreadable {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let mut inside: Vec<std::path::PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), InputError> {
+    let parsed = text.split_once('/').and_then(|(i, n)| {
+        Some((
+            i.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((i, n)) if n >= 1 && (1..=n).contains(&i) => Ok((i, n)),
+        _ => Err(InputError::usage(
+            format!("`--shard {text}` is not I/N with 1 ≤ I ≤ N"),
+            "use e.g. --shard 2/4",
+        )),
+    }
+}
+
+/// One config's outcome in a batch, as written to the combined output.
+fn batch_entry(config: &std::path::Path, threads: usize) -> (serde_json::Value, bool) {
+    let args = EstimateArgs {
+        config: Some(config.to_path_buf()),
+        ..Default::default()
+    };
+    let result = plan_from_args(&args).and_then(|plan| crate::run::estimate(&plan, threads));
+    let name = config.to_string_lossy().into_owned();
+    match result {
+        Ok(report) => {
+            eprintln!("ok      {name} ({} results)", report.results.len());
+            (
+                serde_json::json!({ "config": name, "status": "ok", "report": report }),
+                true,
+            )
+        }
+        Err(error) => {
+            let message = error.to_string();
+            eprintln!("FAILED  {name}: {}", message.lines().next().unwrap_or(""));
+            (
+                serde_json::json!({ "config": name, "status": "failed", "error": message }),
+                false,
+            )
+        }
+    }
+}
+
+fn write_json(
+    value: &serde_json::Value,
+    output: Option<&std::path::Path>,
+) -> Result<(), InputError> {
+    let mut text = serde_json::to_string_pretty(value).expect("JSON values serialise");
+    text.push('\n');
+    match output {
+        Some(path) => report::write_atomically(path, text.as_bytes()),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+pub fn batch(args: &BatchArgs) -> Result<u8, InputError> {
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    if let Some(path) = &args.output {
+        report::check_writable(path)?;
+    }
+    let threads = configure_threads(args.threads);
+    let mut files = config_files(&args.paths)?;
+    // Path order, whatever the order of the arguments: `merge` restores the same order.
+    files.sort();
+    files.dedup();
+    let selected: Vec<&std::path::PathBuf> = files
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| shard.is_none_or(|(i, n)| k % n == i - 1))
+        .map(|(_, f)| f)
+        .collect();
+    // Configs run one after another; each uses every thread inside.
+    let mut entries = Vec::new();
+    let mut failures = 0;
+    for file in selected {
+        let (entry, ok) = batch_entry(file, threads);
+        failures += usize::from(!ok);
+        entries.push(entry);
+    }
+    let combined = serde_json::json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "cominev_version": env!("CARGO_PKG_VERSION"),
+        "shard": args.shard,
+        "configs": entries,
+    });
+    write_json(&combined, args.output.as_deref())?;
+    eprintln!(
+        "{} configs, {failures} failed",
+        combined["configs"].as_array().map_or(0, Vec::len)
+    );
+    Ok(if failures > 0 {
+        exit::JOB_FAILED
+    } else {
+        exit::OK
+    })
+}
+
+pub fn merge(args: &MergeArgs) -> Result<u8, InputError> {
+    if let Some(path) = &args.output {
+        report::check_writable(path)?;
+    }
+    let mut entries: Vec<serde_json::Value> = Vec::new();
+    for input in &args.inputs {
+        let text = std::fs::read_to_string(input).map_err(|e| InputError::Unreadable {
+            path: input.clone(),
+            reason: e.to_string(),
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| InputError::Malformed {
+                path: input.clone(),
+                format: "batch JSON",
+                reason: e.to_string(),
+                hint: "pass files written by `cominev batch --output`".into(),
+            })?;
+        let configs = value["configs"]
+            .as_array()
+            .ok_or_else(|| InputError::Malformed {
+                path: input.clone(),
+                format: "batch JSON",
+                reason: "no `configs` list".into(),
+                hint: "pass files written by `cominev batch --output`".into(),
+            })?;
+        entries.extend(configs.iter().cloned());
+    }
+    // The unsharded batch lists configs in path order.
+    entries.sort_by(|a, b| {
+        let path =
+            |v: &serde_json::Value| std::path::PathBuf::from(v["config"].as_str().unwrap_or(""));
+        path(a).cmp(&path(b))
+    });
+    let failures = entries.iter().filter(|e| e["status"] != "ok").count();
+    let combined = serde_json::json!({
+        "schema_version": crate::report::SCHEMA_VERSION,
+        "cominev_version": env!("CARGO_PKG_VERSION"),
+        "shard": serde_json::Value::Null,
+        "configs": entries,
+    });
+    write_json(&combined, args.output.as_deref())?;
+    Ok(if failures > 0 {
+        exit::JOB_FAILED
+    } else {
+        exit::OK
+    })
 }

@@ -24,6 +24,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => commands::validate(args),
         Command::Reproduce(args) => commands::reproduce(args),
         Command::Simulate(args) => commands::simulate(args),
+        Command::Batch(args) => commands::batch(args),
+        Command::Merge(args) => commands::merge(args),
         Command::Config {
             command: ConfigCommand::Init,
         } => {

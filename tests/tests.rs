@@ -7,6 +7,8 @@ mod util;
 mod ai2016;
 #[path = "suite/bad_input.rs"]
 mod bad_input;
+#[path = "suite/batch.rs"]
+mod batch;
 #[path = "suite/coverage.rs"]
 mod coverage;
 #[path = "suite/determinism.rs"]
