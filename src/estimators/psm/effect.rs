@@ -140,7 +140,7 @@ pub fn abadie_imbens(
         })
         .sum();
     let variance = (heterogeneity + reuse) / (n_focal * n_focal);
-    let (n_treated, n_control) = matched_counts(sets, treated, &k, is_ate);
+    let (n_treated, n_control) = matched_counts(sets, treated, &k);
     Ok(Effect {
         estimate,
         std_error: variance.sqrt(),
@@ -250,12 +250,8 @@ fn sample_variance(values: &[f64]) -> f64 {
     values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
 }
 
-fn matched_counts(
-    sets: &[&MatchedSets],
-    treated: &[bool],
-    k: &[f64],
-    is_ate: bool,
-) -> (usize, usize) {
+/// Units that enter the estimate: matched focal units and every unit used as a match.
+fn matched_counts(sets: &[&MatchedSets], treated: &[bool], k: &[f64]) -> (usize, usize) {
     let mut used = vec![false; treated.len()];
     for s in sets {
         for (&i, m) in s.focal.iter().zip(&s.matches) {
@@ -269,7 +265,6 @@ fn matched_counts(
             used[j] = true;
         }
     }
-    let _ = is_ate;
     let n_treated = (0..treated.len())
         .filter(|&j| used[j] && treated[j])
         .count();
