@@ -87,3 +87,58 @@ fn random_order_is_reproducible_from_the_seed() {
         "a different seed should give a different random order"
     );
 }
+
+/// Difference-in-differences with the multiplier bootstrap (parallel draws) and the experiment
+/// and matching examples: identical output on 1 and 8 threads.
+#[test]
+fn identical_json_across_thread_counts_for_every_method() {
+    let dir = tempfile::tempdir().expect("folder");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(repo.join("examples/mpdta.toml"))
+        .expect("example")
+        .replace(
+            "../tests/fixtures",
+            &repo.join("tests/fixtures").to_string_lossy(),
+        )
+        .replace(
+            "base-period = \"varying\"",
+            "base-period = \"varying\"\nbootstrap = 999",
+        );
+    let bootstrap_config = dir.path().join("mpdta-bootstrap.toml");
+    std::fs::write(&bootstrap_config, text).expect("write");
+    let configs = [
+        bootstrap_config,
+        repo.join("examples/lalonde-experimental.toml"),
+        repo.join("examples/lalonde-dw-psid.toml"),
+    ];
+    for config in configs {
+        let run = |threads: &str| {
+            let out = Command::cargo_bin("cominev")
+                .expect("binary built")
+                .args([
+                    "estimate",
+                    "--format",
+                    "json",
+                    "-q",
+                    "--threads",
+                    threads,
+                    "--config",
+                ])
+                .arg(&config)
+                .output()
+                .expect("runs");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).expect("UTF-8");
+            text.lines()
+                .filter(|l| !l.trim_start().starts_with("\"threads\":"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(run("1"), run("8"), "{}", config.display());
+    }
+}
