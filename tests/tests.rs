@@ -25,3 +25,5 @@ mod r_matching;
 mod r_matchit;
 #[path = "suite/reproduce.rs"]
 mod reproduce;
+#[path = "suite/robustness.rs"]
+mod robustness;
