@@ -148,35 +148,74 @@ pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
     Ok(exit::OK)
 }
 
+/// Checks config and data without estimating, and reports every evaluation's problems rather
+/// than stopping at the first (config and file problems still stop at once: nothing else can be
+/// checked without them).
 pub fn validate(args: &EstimateArgs) -> Result<u8, InputError> {
     let plan = plan_from_args(args)?;
     let table = crate::data::Table::load(&plan.data_path, plan.delimiter)?;
-    crate::data::privacy::check(&table, &plan.identifiers)?;
+    let mut problems: Vec<String> = Vec::new();
+    if let Err(e) = crate::data::privacy::check(&table, &plan.identifiers) {
+        problems.push(e.to_string());
+    }
     let mut warnings = Vec::new();
     for evaluation in &plan.evaluations {
-        let spec = crate::run::design_spec(&plan, evaluation);
-        let prepared = crate::data::design::prepare(&table, &spec)?;
-        warnings.extend(prepared.warnings);
-        for c in &prepared.comparisons {
-            eprintln!(
-                "ok: evaluation `{}`, intervention `{}`: {} beneficiaries, {} comparison units, {} covariate columns",
-                evaluation.name,
-                c.intervention,
-                c.n_treated(),
-                c.n_control(),
-                c.covariate_names.len()
-            );
+        if let crate::plan::MethodPlan::Did(_) = evaluation.method {
+            match crate::data::panel::prepare_panel(
+                &table,
+                &crate::run::panel_spec(&plan, evaluation),
+            ) {
+                Ok((panel, notes)) => {
+                    warnings.extend(notes);
+                    let treated = panel.group.iter().filter(|g| g.is_some()).count();
+                    eprintln!(
+                        "ok: evaluation `{}`: {} units ({treated} ever treated) × {} periods",
+                        evaluation.name,
+                        panel.n_units(),
+                        panel.periods.len()
+                    );
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+            continue;
+        }
+        match crate::data::design::prepare(&table, &crate::run::design_spec(&plan, evaluation)) {
+            Ok(prepared) => {
+                warnings.extend(prepared.warnings);
+                for c in &prepared.comparisons {
+                    eprintln!(
+                        "ok: evaluation `{}`, intervention `{}`: {} beneficiaries, {} comparison units, {} covariate columns",
+                        evaluation.name,
+                        c.intervention,
+                        c.n_treated(),
+                        c.n_control(),
+                        c.covariate_names.len()
+                    );
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
         }
     }
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    if problems.is_empty() {
+        eprintln!(
+            "valid: {} ({} rows)",
+            plan.data_path.display(),
+            table.n_rows()
+        );
+        return Ok(exit::OK);
+    }
+    for p in &problems {
+        eprintln!("error: {p}");
+    }
     eprintln!(
-        "valid: {} ({} rows)",
-        plan.data_path.display(),
-        table.n_rows()
+        "{} problem(s) found in {}",
+        problems.len(),
+        plan.data_path.display()
     );
-    Ok(exit::OK)
+    Ok(exit::INPUT)
 }
 
 /// One checked expectation.

@@ -97,6 +97,26 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
     Ok(report)
 }
 
+/// The panel roles of a DiD evaluation.
+pub fn panel_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> PanelSpec {
+    PanelSpec {
+        evaluation: evaluation.name.clone(),
+        unit: plan.unit.clone().unwrap_or_default(),
+        time: plan.time.clone().unwrap_or_default(),
+        outcomes: evaluation.outcomes.clone(),
+        covariates: evaluation.covariates.clone(),
+        first_treated: plan.first_treated.clone(),
+        // A first-treated column wins over a 0/1 treatment column.
+        treatment: if plan.first_treated.is_some() {
+            None
+        } else {
+            plan.treatment.clone()
+        },
+        cluster: plan.cluster.clone(),
+        missing: plan.missing,
+    }
+}
+
 pub fn design_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> DesignSpec {
     DesignSpec {
         evaluation: evaluation.name.clone(),
@@ -424,21 +444,7 @@ fn run_did(
 ) -> Result<DidOutput, InputError> {
     let params = &did_plan.att_gt;
     use did::aggregate::AggregateKind;
-    let spec = PanelSpec {
-        evaluation: evaluation.name.clone(),
-        unit: plan.unit.clone().unwrap_or_default(),
-        time: plan.time.clone().unwrap_or_default(),
-        outcomes: evaluation.outcomes.clone(),
-        covariates: evaluation.covariates.clone(),
-        first_treated: plan.first_treated.clone(),
-        treatment: if plan.first_treated.is_some() {
-            None
-        } else {
-            plan.treatment.clone()
-        },
-        cluster: plan.cluster.clone(),
-        missing: plan.missing,
-    };
+    let spec = panel_spec(plan, evaluation);
     let (panel, mut warnings) = prepare_panel(table, &spec)?;
     // Event time in the data's own units (years, quarters), as R did; dates count periods.
     let keyed: Option<Vec<f64>> = panel

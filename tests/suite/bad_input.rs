@@ -443,3 +443,27 @@ fn undeclared_direct_identifiers_stop_the_run() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("RSSMRA"));
 }
+
+/// `validate` lists every evaluation's problem, not just the first, and exits 2.
+#[test]
+fn validate_reports_every_problem() {
+    let case = Case::new();
+    case.file("d.csv", GOOD);
+    case.file(
+        "c.toml",
+        "[data]\npath = \"d.csv\"\ntreatment = \"treat\"\n[[evaluation]]\nname = \"one\"\noutcomes = [\"yy\"]\ncovariates = [\"x\"]\n[[evaluation]]\nname = \"two\"\noutcomes = [\"y\"]\ncovariates = [\"xz\"]\n",
+    );
+    let out = Command::cargo_bin("cominev")
+        .expect("binary built")
+        .args(["validate", "--config", "c.toml"])
+        .current_dir(case.dir.path())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_INPUT), "{stderr}");
+    assert!(
+        stderr.contains("column `yy` not found") && stderr.contains("column `xz` not found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 problem(s) found"), "{stderr}");
+}
