@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[command(
     name = "cominev",
     version,
-    about = "Counterfactual impact evaluation: propensity-score matching (DiD and synthetic control coming)",
+    about = "Counterfactual impact evaluation: propensity-score matching and difference-in-differences",
     long_about = "cominev estimates the effect of an intervention from beneficiary and comparison-group records.\n\
 Results go to stdout (or --output), logs and warnings to stderr.\n\n\
 Exit codes: 0 ok; 2 usage, config or data error (nothing estimated, nothing written); \
@@ -48,6 +48,15 @@ cominev merge shard*.json --output all.json")]
         after_help = "Example:\n  cominev simulate --rows 20000 --seed 20261126 --output data-samples/integration.csv"
     )]
     Simulate(SimulateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = "Example:\n  cominev completions bash > /etc/bash_completion.d/cominev")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  cominev man > cominev.1 && man ./cominev.1")]
+    Man,
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -89,7 +98,7 @@ pub struct EstimateArgs {
     /// Covariate terms, comma-separated (`age,age^2,region,re74==0`).
     #[arg(long, value_delimiter = ',')]
     pub covariates: Vec<String>,
-    /// psm (did, sc, sdid: coming).
+    /// psm | difference-in-means | did (sc, sdid: coming).
     #[arg(long)]
     pub method: Option<String>,
     /// att | atc | ate.

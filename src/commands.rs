@@ -9,6 +9,14 @@ use crate::report::{self, Report, ResultRow};
 use std::io::IsTerminal;
 use std::path::Path;
 
+/// Writes to stdout; a closed pipe (`cominev ... | head`) ends the output quietly instead of
+/// panicking.
+pub fn emit(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
 /// Merges command-line flags over the config file (flags win) and plans the run.
 pub fn plan_from_args(args: &EstimateArgs) -> Result<RunPlan, InputError> {
     let mut config = match &args.config {
@@ -143,7 +151,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
     let text = render(&report, format);
     match &args.output {
         Some(path) => report::write_atomically(path, text.as_bytes())?,
-        None => print!("{text}"),
+        None => emit(text.as_bytes()),
     }
     Ok(exit::OK)
 }
@@ -430,7 +438,7 @@ fn write_json(
     match output {
         Some(path) => report::write_atomically(path, text.as_bytes()),
         None => {
-            print!("{text}");
+            emit(text.as_bytes());
             Ok(())
         }
     }

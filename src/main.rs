@@ -26,10 +26,31 @@ fn main() -> ExitCode {
         Command::Simulate(args) => commands::simulate(args),
         Command::Batch(args) => commands::batch(args),
         Command::Merge(args) => commands::merge(args),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut command, "cominev", &mut script);
+            commands::emit(&script);
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(command).render(&mut page) {
+                Ok(()) => {
+                    commands::emit(&page);
+                    Ok(exit::OK)
+                }
+                Err(e) => Err(cominev::error::InputError::usage(
+                    format!("cannot render the man page: {e}"),
+                    "please report this",
+                )),
+            }
+        }
         Command::Config {
             command: ConfigCommand::Init,
         } => {
-            print!("{}", cominev::config::DEFAULT_CONFIG);
+            commands::emit(cominev::config::DEFAULT_CONFIG.as_bytes());
             Ok(exit::OK)
         }
     };

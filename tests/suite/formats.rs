@@ -143,3 +143,23 @@ fn small_cells_are_suppressed() {
     assert!(report.warnings.iter().any(|w| w.contains("suppressed")));
     assert!(report.balance[0].covariates.is_empty());
 }
+
+#[test]
+fn completions_man_page_and_default_config_are_generated() {
+    for (args, expected) in [
+        (vec!["completions", "bash"], "_cominev()"),
+        (vec!["man"], ".TH cominev 1"),
+        (vec!["config", "init"], "[evaluation.psm]"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("cominev")
+            .expect("binary")
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(expected),
+            "{args:?}"
+        );
+    }
+}
