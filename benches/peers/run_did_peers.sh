@@ -141,12 +141,13 @@ START_LOAD=$(load1); START_PSI=$(cpu_psi)
 echo "$COMINEV_VER (sha256 $BIN_SHA), Python $PY_VER: $PKG_VERS; nproc $NPROC; load $START_LOAD"
 
 declare -A T      # T[tool,mode,n] = best total (or failure text); TE = best excl. read; TR = read
-declare -A TE TR WALLP RSS RUNS ENV AGREE
+declare -A TE TR WALLP RSS RUNS ENV AGREE VSPLIT CELL_LOAD
 CMP_FIELDS=()
 
 # ----------------------------------------------------------------- cominev
 time_cominev() {   # time_cominev N MODE
   local n="$1" mode="$2" cfg i runs=() json="$LOG/cominev_${mode}_$n.json" peak="?" tag="cominev_${mode}_$n"
+  CELL_LOAD[cominev,$mode,$n]=$(load1)
   [ "$mode" = boot ] && cfg="panel_${n}_boot.toml" || cfg="panel_$n.toml"
   for i in $(seq 1 "$REPS"); do
     rm -f "$json"
@@ -168,15 +169,18 @@ time_cominev() {   # time_cominev N MODE
     >/dev/null 2>"$LOG/${tag}_v.err"
   TR[cominev,$mode,$n]=$(sed -n 's/^\[ *\([0-9.]*\) s\] loaded.*/\1/p' "$LOG/${tag}_v.err" | head -n1)
   local est; est=$(sed -n 's/^\[ *\([0-9.]*\) s\] estimated.*/\1/p' "$LOG/${tag}_v.err" | head -n1)
-  if isnum "${TR[cominev,$mode,$n]:-x}" && isnum "${est:-x}"; then
-    TE[cominev,$mode,$n]=$(awk -v a="${TR[cominev,$mode,$n]}" -v b="$est" 'BEGIN { printf "%.3f", b - a }')
+  # excl. read = best-of-$REPS total minus the load stage of the -v run
+  if isnum "${TR[cominev,$mode,$n]:-x}"; then
+    TE[cominev,$mode,$n]=$(awk -v a="${TR[cominev,$mode,$n]}" -v b="${T[cominev,$mode,$n]}" 'BEGIN { printf "%.3f", b - a }')
   fi
+  VSPLIT[cominev,$mode,$n]="load ${TR[cominev,$mode,$n]:-?} s, estimated at ${est:-?} s"
 }
 
 # ----------------------------------------------------------------- peers
 time_peer() {   # time_peer TOOL N MODE
   local tool="$1" n="$2" mode="$3" i tag="${1}_${3}_$2" json tot best="" bestj=""
   local totals=() walls=()
+  CELL_LOAD[$tool,$mode,$n]=$(load1)
   if [ "$n" = 1000000 ]; then
     local prev="${T[$tool,$mode,100000]:-}"
     if [ -n "$prev" ] && { ! isnum "$prev" || gt "$prev" "$SKIP_AFTER"; }; then
@@ -261,7 +265,10 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
   echo "- Machine: \`nproc\` = $NPROC ($CPU), $MEM_TOTAL RAM, **shared with another engineer's compile job** on the same"
   echo "  cores (its processes are not visible from this shell, so the load is recorded instead):"
   echo "  load average (1/5/15 min) at start $START_LOAD, at end $END_LOAD; CPU pressure (PSI some, avg10/avg60 %) at"
-  echo "  start $START_PSI, at end $END_PSI; per N below. Timings are noisy and pessimistic for every tool."
+  echo "  start $START_PSI, at end $END_PSI; per cell in the detail table. Timings are noisy and pessimistic for every tool,"
+  echo "  and more so for cominev (2 worker threads) than for the peers, which mostly run on one core (n_jobs = 1; numpy,"
+  echo "  polars and BLAS may still use both), when the other job holds a core."
+  for n in $SIZES; do echo "  - N = $n started at: ${ENV[$n]}"; done
   echo "- $COMINEV_VER (binary built $BIN_MTIME, sha256 $BIN_SHA…, run from a copy; repo HEAD $GIT_REV,"
   echo "  $GIT_DIRTY uncommitted paths), \`--threads $THREADS\`"
   echo "- Python $PY_VER ($VENV): $PKG_VERS; peers' own parallelism: n_jobs/cores = $PEER_JOBS"
@@ -274,8 +281,8 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
   echo "(CSV load, checks, ATT(g,t), all four aggregations, pre-trend test, JSON), best of $REPS."
   echo "Peers: read the CSV (polars for moderndid, pandas for the others) + ATT(g,t) + simple and dynamic aggregation, timed"
   echo "inside Python, best of $REPS (Python start-up and imports excluded). *excl. read*: the same without reading the CSV"
-  echo "(for cominev: its own \`-v\` stage timings in one extra, separate run: \"estimated\" minus \"loaded and hashed the data\","
-  echo "so it can differ from the best-of-$REPS total by run-to-run noise)."
+  echo "(for cominev: the best-of-$REPS total minus the \"loaded and hashed the data\" stage of one extra, untimed \`-v\` run,"
+  echo "whose own stage times are in the detail table)."
   echo "Ratio = peer / cominev, both including the read."
   echo
   echo "| N units (rows) | tool | analytic | analytic excl. read | ratio | bootstrap ($BITERS) | bootstrap excl. read | ratio |"
@@ -302,13 +309,14 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
   echo
   echo "### All runs and resources"
   echo
-  echo "| N | tool | mode | runs (s; peers: read+estimate) | read | process wall of best run (peers incl. Python start-up) | max RSS | machine when N started |"
+  echo "| N | tool | mode | runs (s; peers: read+estimate) | read (cominev: -v run stages) | process wall of best run (peers incl. Python start-up) | max RSS | load average when the cell started |"
   echo "|---|---|---|---|---|---|---|---|"
   for n in $SIZES; do
     for mode in analytic boot; do
       for tool in cominev $TOOLS; do
         w="${WALLP[$tool,$mode,$n]:-}"; [ "$tool" = cominev ] && w="${T[cominev,$mode,$n]:-}"
-        echo "| $(units_label "$n") | $tool | $mode | ${RUNS[$tool,$mode,$n]:-${T[$tool,$mode,$n]:-–}} | $(fmt "${TR[$tool,$mode,$n]:-}") | $(fmt "$w") | ${RSS[$tool,$mode,$n]:-?} KB | ${ENV[$n]} |"
+        rd=$(fmt "${TR[$tool,$mode,$n]:-}"); [ "$tool" = cominev ] && rd="${VSPLIT[cominev,$mode,$n]:-–}"
+        echo "| $(units_label "$n") | $tool | $mode | ${RUNS[$tool,$mode,$n]:-${T[$tool,$mode,$n]:-–}} | $rd | $(fmt "$w") | ${RSS[$tool,$mode,$n]:-?} KB | ${CELL_LOAD[$tool,$mode,$n]:-?} |"
       done
     done
   done
