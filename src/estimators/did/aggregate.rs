@@ -40,24 +40,27 @@ fn weights_influence(
         .map(|&k| fit.group_share[fit.cells[k].group])
         .collect();
     let total: f64 = p.iter().sum();
+    // The term depends on a unit only through its group: compute it once per group.
+    let for_group = |g: Option<usize>| -> f64 {
+        let indicator = |k: usize| f64::from(u8::from(g == Some(fit.cells[k].group)));
+        let deviation_sum: f64 = keepers
+            .iter()
+            .zip(&p)
+            .map(|(&k, pk)| indicator(k) - pk)
+            .sum();
+        keepers
+            .iter()
+            .zip(&p)
+            .map(|(&k, pk)| {
+                fit.cells[k].att
+                    * ((indicator(k) - pk) / total - pk * deviation_sum / (total * total))
+            })
+            .sum()
+    };
+    let mut memo: std::collections::BTreeMap<Option<usize>, f64> = Default::default();
     groups_of_units
         .iter()
-        .map(|g| {
-            let indicator = |k: usize| f64::from(u8::from(*g == Some(fit.cells[k].group)));
-            let deviation_sum: f64 = keepers
-                .iter()
-                .zip(&p)
-                .map(|(&k, pk)| indicator(k) - pk)
-                .sum();
-            keepers
-                .iter()
-                .zip(&p)
-                .map(|(&k, pk)| {
-                    fit.cells[k].att
-                        * ((indicator(k) - pk) / total - pk * deviation_sum / (total * total))
-                })
-                .sum()
-        })
+        .map(|g| *memo.entry(*g).or_insert_with(|| for_group(*g)))
         .collect()
 }
 
@@ -184,7 +187,8 @@ pub fn all(
                     .zip(&shares)
                     .map(|(a, s)| s / total * a.influence[i])
                     .sum();
-                let indicator = |g: usize| f64::from(u8::from(groups_of_units[i] == Some(g)));
+                let unit_group = groups_of_units[i];
+                let indicator = |g: usize| f64::from(u8::from(unit_group == Some(g)));
                 let deviation_sum: f64 = group_index
                     .iter()
                     .zip(&shares)
