@@ -75,32 +75,54 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
     // P(v = low) = (√5 + 1)/(2√5), compared on 32-bit integers.
     let p_low = (sqrt5 + 1.0) / (2.0 * sqrt5);
     let threshold = (p_low * f64::from(u32::MAX)) as u32;
-    let per_draw: Vec<Vec<f64>> = (0..draws)
+    // 1. Each draw's Mammen weights as a bit set (1 = high), from its own generator.
+    let words = n_groups.div_ceil(64);
+    let high_bits: Vec<Vec<u64>> = (0..draws)
         .into_par_iter()
         .map(|b| {
             let mut rng = ChaCha8Rng::seed_from_u64(draw_seed(seed, b));
-            let mut high_sum = vec![0.0; k];
-            // Draw 32 weights per generator call: one bit-compare per group.
-            let mut g = 0;
-            while g < n_groups {
-                let block = (n_groups - g).min(64);
-                let mut flags: Vec<usize> = Vec::with_capacity(block);
-                for offset in 0..block {
-                    if rng.random::<u32>() > threshold {
-                        flags.push(g + offset);
-                    }
+            let mut bits = vec![0u64; words];
+            for g in 0..n_groups {
+                if rng.random::<u32>() > threshold {
+                    bits[g / 64] |= 1 << (g % 64);
                 }
-                for &h in &flags {
-                    let row = &rows[h * k..h * k + k];
-                    for (acc, value) in high_sum.iter_mut().zip(row) {
-                        *acc += value;
-                    }
-                }
-                g += block;
             }
-            (0..k)
-                .map(|j| (low * column_sums[j] + (high - low) * high_sum[j]) / n as f64)
-                .collect::<Vec<f64>>()
+            bits
+        })
+        .collect();
+    // 2. Sum the rows drawn high, blocked so that a chunk of rows stays in cache while every draw
+    //    of a block of draws visits it. Within a draw rows are added in ascending order, so the
+    //    result does not depend on the blocking or the thread count.
+    const DRAWS_PER_BLOCK: usize = 32;
+    const WORDS_PER_CHUNK: usize = 16; // 1,024 rows
+    let blocks: Vec<std::ops::Range<usize>> = (0..draws)
+        .step_by(DRAWS_PER_BLOCK)
+        .map(|b| b..(b + DRAWS_PER_BLOCK).min(draws))
+        .collect();
+    let per_draw: Vec<Vec<f64>> = blocks
+        .into_par_iter()
+        .flat_map_iter(|block| {
+            let mut sums = vec![vec![0.0; k]; block.len()];
+            for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
+                for (d, b) in block.clone().enumerate() {
+                    let acc = &mut sums[d];
+                    for word in chunk..(chunk + WORDS_PER_CHUNK).min(words) {
+                        let mut bits = high_bits[b][word];
+                        while bits != 0 {
+                            let g = word * 64 + bits.trailing_zeros() as usize;
+                            bits &= bits - 1;
+                            for (a, value) in acc.iter_mut().zip(&rows[g * k..g * k + k]) {
+                                *a += value;
+                            }
+                        }
+                    }
+                }
+            }
+            sums.into_iter().map(|high_sum| {
+                (0..k)
+                    .map(|j| (low * column_sums[j] + (high - low) * high_sum[j]) / n as f64)
+                    .collect::<Vec<f64>>()
+            })
         })
         .collect();
     let deviations: Vec<f64> = per_draw.into_iter().flatten().collect();
