@@ -20,6 +20,34 @@ method = "did"
 outcomes = ["lemp"]
 "#;
 
+/// Asserts that the row `target` of `report` has this estimate and SE (relative tolerance).
+fn assert_row(
+    report: &cominev::report::Report,
+    label: &str,
+    target: &str,
+    att: f64,
+    se: f64,
+    tolerance: f64,
+) {
+    let row = report
+        .results
+        .iter()
+        .find(|r| r.target == target)
+        .unwrap_or_else(|| panic!("{label}: no row {target}"));
+    crate::util::assert_relative(
+        &format!("{label} {target} estimate"),
+        row.estimate.expect("estimate"),
+        att,
+        tolerance,
+    );
+    crate::util::assert_relative(
+        &format!("{label} {target} SE"),
+        row.std_error.expect("se"),
+        se,
+        tolerance,
+    );
+}
+
 fn estimate(report: &cominev::report::Report, target: &str) -> f64 {
     report
         .results
@@ -277,28 +305,9 @@ fn mpdta_equals_moderndid_including_standard_errors() {
             "outcomes = [\"lemp\"]",
             &format!("outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\"\nbase-period = \"{base}\""),
         ));
-        let row = |target: &str| {
-            report
-                .results
-                .iter()
-                .find(|r| r.target == target)
-                .unwrap_or_else(|| panic!("{target}"))
-                .clone()
-        };
+        let label = format!("{control}/{base}");
         let check = |target: &str, att: f64, se: f64| {
-            let r = row(target);
-            crate::util::assert_relative(
-                &format!("{control} {target} estimate"),
-                r.estimate.expect("estimate"),
-                att,
-                TOL_PEER,
-            );
-            crate::util::assert_relative(
-                &format!("{control} {target} SE"),
-                r.std_error.expect("se"),
-                se,
-                TOL_PEER,
-            );
+            assert_row(&report, &label, target, att, se, TOL_PEER)
         };
         for cell in peer["att_gt"].as_array().expect("cells") {
             // With a universal base period the peer lists the reference cell itself (ATT 0, no SE).
@@ -562,28 +571,8 @@ fn covariates_dr_reg_ipw_equal_moderndid() {
             "outcomes = [\"lemp\"]",
             &format!("outcomes = [\"lemp\"]\ncovariates = [\"lpop\"]\n[evaluation.did]\nest-method = \"{method}\""),
         ));
-        let row = |target: &str| {
-            report
-                .results
-                .iter()
-                .find(|r| r.target == target)
-                .cloned()
-                .unwrap_or_else(|| panic!("{target}"))
-        };
         let check = |target: &str, att: f64, se: f64| {
-            let r = row(target);
-            crate::util::assert_relative(
-                &format!("{method} {target} estimate"),
-                r.estimate.expect("estimate"),
-                att,
-                TOL_PEER,
-            );
-            crate::util::assert_relative(
-                &format!("{method} {target} SE"),
-                r.std_error.expect("se"),
-                se,
-                TOL_PEER,
-            );
+            assert_row(&report, method, target, att, se, TOL_PEER)
         };
         for cell in peer["att_gt"].as_array().expect("cells") {
             check(
