@@ -65,6 +65,9 @@ fn moments(values: &[f64], treated: &[bool], weights: &[f64], arm: bool) -> (f64
 /// Largest gap between the weighted eCDFs of the arms, for two weightings at once (before and
 /// after matching) from one sort of the column.
 fn ecdf_max_pair(values: &[f64], treated: &[bool], before: &[f64], after: &[f64]) -> (f64, f64) {
+    if values.iter().all(|v| *v == 0.0 || *v == 1.0) {
+        return ecdf_max_pair_binary(values, treated, before, after);
+    }
     // Sort packed records rather than indices: the pass below then reads memory in order.
     let mut records: Vec<(f64, f64, f64, bool)> = (0..values.len())
         .map(|i| (values[i], before[i], after[i], treated[i]))
@@ -105,6 +108,34 @@ fn ecdf_max_pair(values: &[f64], treated: &[bool], before: &[f64], after: &[f64]
     }
     let valid = |t: f64, c: f64, gap: f64| if t > 0.0 && c > 0.0 { gap } else { f64::NAN };
     (valid(bt, bc, gap_before), valid(at, ac, gap_after))
+}
+
+/// For a 0/1 column the eCDFs differ only at 0, where each is the weighted share of zeros: no sort.
+fn ecdf_max_pair_binary(
+    values: &[f64],
+    treated: &[bool],
+    before: &[f64],
+    after: &[f64],
+) -> (f64, f64) {
+    let gap = |w: &[f64]| {
+        let (mut zeros_t, mut all_t, mut zeros_c, mut all_c) = (0.0, 0.0, 0.0, 0.0);
+        for ((v, t), w) in values.iter().zip(treated).zip(w) {
+            let zero = if *v == 0.0 { *w } else { 0.0 };
+            if *t {
+                zeros_t += zero;
+                all_t += w;
+            } else {
+                zeros_c += zero;
+                all_c += w;
+            }
+        }
+        if all_t > 0.0 && all_c > 0.0 {
+            (zeros_t / all_t - zeros_c / all_c).abs()
+        } else {
+            f64::NAN
+        }
+    };
+    (gap(before), gap(after))
 }
 
 struct Side {
@@ -188,5 +219,23 @@ mod tests {
         assert!((rows[0].smd_before - 1.0 / 2f64.sqrt()).abs() < TOL_CLOSED_FORM);
         assert!((rows[0].variance_ratio_before - 1.0).abs() < TOL_CLOSED_FORM);
         assert!((rows[0].ecdf_max_before - 0.5).abs() < TOL_CLOSED_FORM);
+    }
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+
+    #[test]
+    fn binary_shortcut_equals_the_sorted_ecdf() {
+        let values = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let treated = [true, true, false, false, true, false, true];
+        let before = [1.0; 7];
+        let after = [1.0, 2.0, 0.5, 0.0, 1.0, 3.0, 0.25];
+        let shortcut = ecdf_max_pair_binary(&values, &treated, &before, &after);
+        // The general path on the same data, made non-binary by a shift that keeps the order.
+        let shifted: Vec<f64> = values.iter().map(|v| v + 0.5).collect();
+        let general = ecdf_max_pair(&shifted, &treated, &before, &after);
+        assert!((shortcut.0 - general.0).abs() < 1e-15 && (shortcut.1 - general.1).abs() < 1e-15);
     }
 }
