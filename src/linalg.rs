@@ -72,6 +72,16 @@ pub fn inverse_spd(a: ArrayView2<f64>) -> Option<Array2<f64>> {
     Some(inverse)
 }
 
+/// Row `i` of `x` with a leading 1: the regression design row when the intercept is implicit.
+pub fn with_intercept(x: ArrayView2<f64>, i: usize) -> Array1<f64> {
+    let mut row = Array1::zeros(x.ncols() + 1);
+    row[0] = 1.0;
+    for j in 0..x.ncols() {
+        row[j + 1] = x[[i, j]];
+    }
+    row
+}
+
 /// Column means and the sample covariance matrix (divisor n − 1) of the rows of `x`.
 pub fn covariance(x: ArrayView2<f64>) -> (Array1<f64>, Array2<f64>) {
     let n = x.nrows();

@@ -217,14 +217,7 @@ pub fn cluster_robust_cr2(
 ) -> (Array2<f64>, f64, bool) {
     let n = x.nrows();
     let k = x.ncols() + 1;
-    let row = |i: usize| -> Array1<f64> {
-        let mut r = Array1::zeros(k);
-        r[0] = 1.0;
-        for j in 0..x.ncols() {
-            r[j + 1] = x[[i, j]];
-        }
-        r
-    };
+    let row = |i: usize| crate::linalg::with_intercept(x, i);
     let mut members: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
     for i in 0..n {
         members.entry(clusters[i]).or_default().push(i);

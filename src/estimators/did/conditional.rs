@@ -37,14 +37,7 @@ pub fn cell(
     let n = delta.len();
     let nf = n as f64;
     let k = x.ncols() + 1;
-    let row = |i: usize| -> Array1<f64> {
-        let mut r = Array1::zeros(k);
-        r[0] = 1.0;
-        for j in 0..x.ncols() {
-            r[j + 1] = x[[i, j]];
-        }
-        r
-    };
+    let row = |i: usize| crate::linalg::with_intercept(x, i);
     let d: Vec<f64> = treated.iter().map(|&t| f64::from(u8::from(t))).collect();
     let w_treat_mean = d.iter().sum::<f64>() / nf;
     // Outcome regression on the comparison units (reg and dr).
