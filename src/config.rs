@@ -60,11 +60,87 @@ pub struct EvaluationSection {
     pub psm: Option<PsmSection>,
     /// Options of `method = "difference-in-means"`.
     pub difference_in_means: Option<DifferenceInMeansSection>,
-    // Families announced in the contract but not built yet: accepted by the parser so that the
-    // plan can say "not supported yet" instead of "unknown key".
     pub did: Option<DidSection>,
-    pub sc: Option<toml::Value>,
-    pub sdid: Option<toml::Value>,
+    pub sc: Option<ScSection>,
+    pub sdid: Option<SdidSection>,
+}
+
+/// A period in a config: an integer year (`1989`) or a label (`"2025Q3"`, `"2025-07-01"`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Period {
+    Integer(i64),
+    Label(String),
+}
+
+impl Period {
+    pub fn label(&self) -> String {
+        match self {
+            Period::Integer(v) => v.to_string(),
+            Period::Label(v) => v.clone(),
+        }
+    }
+}
+
+/// Who is treated and when, for extracts without a treatment column (synthetic control).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScSection {
+    /// Treated units by label (the unit column's values), e.g. `["Calabria"]`.
+    #[serde(default)]
+    pub treated_units: Vec<String>,
+    /// First treated period of `treated-units`.
+    pub treatment_start: Option<Period>,
+    /// Donor pool: only these units (default: every never-treated unit).
+    #[serde(default)]
+    pub donors: Vec<String>,
+    /// Units to leave out of the donor pool.
+    #[serde(default)]
+    pub exclude_donors: Vec<String>,
+    /// Predictor weights: "nested" (default), "regression" or "equal".
+    pub v: Option<String>,
+    /// First and last period of the pre-period outcome fit (default: every pre-period).
+    pub fit_from: Option<Period>,
+    pub fit_to: Option<Period>,
+    /// Predictors beyond `covariates` (which are averaged over the pre-period): a variable
+    /// averaged over a window, e.g. the outcome in one year (Synth's special predictors).
+    #[serde(default)]
+    pub predictors: Vec<PredictorSection>,
+    /// Placebo in space: every donor as pseudo-treated (default true).
+    pub placebo: Option<bool>,
+    /// Leave placebos out of the permutation test whose pre-period MSPE exceeds this multiple of
+    /// the treated unit's (ADH use 5, 10, 20).
+    pub placebo_mspe_cutoff: Option<f64>,
+    /// Placebo in time: pretend treatment started at these periods.
+    #[serde(default)]
+    pub placebo_times: Vec<Period>,
+    /// Refit without each donor that has positive weight (default true).
+    pub leave_one_out: Option<bool>,
+    /// Conformal confidence intervals (default true).
+    pub conformal: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PredictorSection {
+    pub variable: String,
+    /// Window of periods averaged (both ends included; default: the whole pre-period).
+    pub from: Option<Period>,
+    pub to: Option<Period>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SdidSection {
+    #[serde(default)]
+    pub treated_units: Vec<String>,
+    pub treatment_start: Option<Period>,
+    /// "sdid" (default), "sc" (outcome-only synthetic control) or "did" (uniform weights).
+    pub estimator: Option<String>,
+    /// "placebo" (default), "jackknife" or "bootstrap".
+    pub variance: Option<String>,
+    /// Placebo or bootstrap replications (default 200).
+    pub replications: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -8,6 +8,8 @@ use crate::estimators::Estimand;
 use crate::estimators::did::att_gt::{AttGtParams, BasePeriod, ControlGroup};
 use crate::estimators::did::conditional::EstMethod;
 use crate::estimators::psm::{Discard, DistanceKind, MatchOrder, PsmParams, PsmVariance};
+use crate::estimators::synth::classic::VMethod;
+use crate::estimators::synth::sdid::{SdidKind, SdidVariance};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -69,7 +71,46 @@ pub enum MethodPlan {
         cr2: bool,
         weights_from: Option<String>,
     },
+    Synth(SynthPlan),
 }
+
+/// Synthetic control family (`method = "sc"` or `"sdid"`).
+#[derive(Debug, Clone)]
+pub struct SynthPlan {
+    /// Treated units named in the config (empty: from the data's treatment columns).
+    pub treated_units: Vec<String>,
+    pub treatment_start: Option<String>,
+    pub estimator: SynthEstimator,
+}
+
+#[derive(Debug, Clone)]
+pub enum SynthEstimator {
+    Classic(ClassicScPlan),
+    Sdid {
+        kind: SdidKind,
+        variance: SdidVariance,
+        replications: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassicScPlan {
+    pub v: VMethod,
+    pub donors: Vec<String>,
+    pub exclude_donors: Vec<String>,
+    pub fit_from: Option<String>,
+    pub fit_to: Option<String>,
+    /// (variable, first period, last period); `None` = the pre-period's end.
+    pub predictors: Vec<(String, Option<String>, Option<String>)>,
+    pub placebo: bool,
+    pub placebo_mspe_cutoff: Option<f64>,
+    pub placebo_times: Vec<String>,
+    pub leave_one_out: bool,
+    pub conformal: bool,
+}
+
+/// Placebo or bootstrap replications for synthetic DiD (R synthdid's default).
+pub const DEFAULT_SDID_REPLICATIONS: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DidEstimator {
@@ -96,6 +137,7 @@ impl EvaluationPlan {
             MethodPlan::Psm(p) => p.exact.clone(),
             MethodPlan::DifferenceInMeans { .. }
             | MethodPlan::Did(_)
+            | MethodPlan::Synth(_)
             | MethodPlan::TwoByTwo { .. } => Vec::new(),
         }
     }
@@ -280,6 +322,41 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
                             evaluation.name
                         ),
                         "set `time` and `treatment` in [data]",
+                    ));
+                }
+            }
+            MethodPlan::Synth(synth) => {
+                if data.unit.is_none() || data.time.is_none() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}` needs a panel: `unit` and `time` columns",
+                            evaluation.name
+                        ),
+                        "set `unit` and `time` in [data]",
+                    ));
+                }
+                if synth.treated_units.is_empty()
+                    && data.first_treated.is_none()
+                    && treatment.is_none()
+                {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}` needs to know who is treated and when",
+                            evaluation.name
+                        ),
+                        "set `treated-units` and `treatment-start` under the method's section, or `treatment` / `first-treated` in [data]",
+                    ));
+                }
+                if data.intervention.is_some() {
+                    return Err(config_error(
+                        &path,
+                        format!(
+                            "evaluation `{}`: synthetic control with an `intervention` split is not available",
+                            evaluation.name
+                        ),
+                        "remove `intervention`, or evaluate each intervention in its own config",
                     ));
                 }
             }
@@ -602,11 +679,7 @@ fn plan_evaluation(
             });
         }
         "sc" | "sdid" => {
-            return Err(config_error(
-                path,
-                format!("evaluation `{name}`: method `{method}` is not available in this version"),
-                "use `method = \"psm\"`; difference-in-differences and synthetic control are being built",
-            ));
+            return plan_synth(path, section, name, method);
         }
         other => {
             return Err(config_error(
@@ -653,6 +726,162 @@ fn plan_evaluation(
         covariates: section.covariates.clone(),
         estimand,
         method: MethodPlan::Psm(psm),
+    })
+}
+
+fn plan_synth(
+    path: &Option<PathBuf>,
+    section: &EvaluationSection,
+    name: String,
+    method: &str,
+) -> Result<EvaluationPlan, InputError> {
+    if section.outcomes.is_empty() {
+        return Err(config_error(
+            path,
+            format!("evaluation `{name}` has no outcomes"),
+            "list them in `outcomes = [...]` or pass --outcome",
+        ));
+    }
+    let other = if method == "sc" {
+        section.sdid.is_some()
+    } else {
+        section.sc.is_some()
+    };
+    if other || section.psm.is_some() || section.did.is_some() {
+        return Err(config_error(
+            path,
+            format!("evaluation `{name}`: options of another method under `method = \"{method}\"`"),
+            format!("put the options under [evaluation.{method}]"),
+        ));
+    }
+    if let Some(e) = section.estimand.as_deref().filter(|e| *e != "att") {
+        return Err(config_error(
+            path,
+            format!(
+                "evaluation `{name}`: synthetic control estimates the effect on the treated, not `{e}`"
+            ),
+            "remove `estimand` or set it to \"att\"",
+        ));
+    }
+    let (treated_units, treatment_start, estimator) = if method == "sc" {
+        let sc = section.sc.clone().unwrap_or_default();
+        let v = choice(
+            path,
+            "v",
+            sc.v.as_deref(),
+            VMethod::Nested,
+            &[
+                ("nested", VMethod::Nested),
+                ("regression", VMethod::Regression),
+                ("equal", VMethod::Equal),
+            ],
+        )?;
+        if let Some(k) = sc.placebo_mspe_cutoff.filter(|k| !(*k >= 1.0)) {
+            return Err(config_error(
+                path,
+                format!(
+                    "evaluation `{name}`: `placebo-mspe-cutoff = {k}` would drop the treated unit's own fit"
+                ),
+                "use a multiple of at least 1 (ADH use 5, 10 or 20)",
+            ));
+        }
+        let mut predictors: Vec<(String, Option<String>, Option<String>)> = section
+            .covariates
+            .iter()
+            .map(|c| (c.clone(), None, None))
+            .collect();
+        predictors.extend(sc.predictors.iter().map(|p| {
+            (
+                p.variable.clone(),
+                p.from.as_ref().map(|v| v.label()),
+                p.to.as_ref().map(|v| v.label()),
+            )
+        }));
+        (
+            sc.treated_units.clone(),
+            sc.treatment_start.as_ref().map(|p| p.label()),
+            SynthEstimator::Classic(ClassicScPlan {
+                v,
+                donors: sc.donors.clone(),
+                exclude_donors: sc.exclude_donors.clone(),
+                fit_from: sc.fit_from.as_ref().map(|p| p.label()),
+                fit_to: sc.fit_to.as_ref().map(|p| p.label()),
+                predictors,
+                placebo: sc.placebo.unwrap_or(true),
+                placebo_mspe_cutoff: sc.placebo_mspe_cutoff,
+                placebo_times: sc.placebo_times.iter().map(|p| p.label()).collect(),
+                leave_one_out: sc.leave_one_out.unwrap_or(true),
+                conformal: sc.conformal.unwrap_or(true),
+            }),
+        )
+    } else {
+        let sdid = section.sdid.clone().unwrap_or_default();
+        if !section.covariates.is_empty() {
+            return Err(config_error(
+                path,
+                format!("evaluation `{name}`: synthetic DiD with covariates is not available"),
+                "remove `covariates` (the weights balance pre-period outcomes), or use `method = \"sc\"` with predictors",
+            ));
+        }
+        let kind = choice(
+            path,
+            "estimator",
+            sdid.estimator.as_deref(),
+            SdidKind::Sdid,
+            &[
+                ("sdid", SdidKind::Sdid),
+                ("sc", SdidKind::Sc),
+                ("did", SdidKind::Did),
+            ],
+        )?;
+        let variance = choice(
+            path,
+            "variance",
+            sdid.variance.as_deref(),
+            SdidVariance::Placebo,
+            &[
+                ("placebo", SdidVariance::Placebo),
+                ("jackknife", SdidVariance::Jackknife),
+                ("bootstrap", SdidVariance::Bootstrap),
+            ],
+        )?;
+        let replications = sdid.replications.unwrap_or(DEFAULT_SDID_REPLICATIONS);
+        if variance != SdidVariance::Jackknife && replications < 20 {
+            return Err(config_error(
+                path,
+                format!(
+                    "evaluation `{name}`: `replications = {replications}` is too few for a standard error"
+                ),
+                "use 200 (the reference's default) or more",
+            ));
+        }
+        (
+            sdid.treated_units.clone(),
+            sdid.treatment_start.as_ref().map(|p| p.label()),
+            SynthEstimator::Sdid {
+                kind,
+                variance,
+                replications,
+            },
+        )
+    };
+    if treated_units.is_empty() != treatment_start.is_none() {
+        return Err(config_error(
+            path,
+            format!("evaluation `{name}`: `treated-units` and `treatment-start` go together"),
+            "set both (for extracts without a treatment column), or neither (then [data] `treatment` or `first-treated` says who is treated when)",
+        ));
+    }
+    Ok(EvaluationPlan {
+        name,
+        outcomes: section.outcomes.clone(),
+        covariates: section.covariates.clone(),
+        estimand: Estimand::Att,
+        method: MethodPlan::Synth(SynthPlan {
+            treated_units,
+            treatment_start,
+            estimator,
+        }),
     })
 }
 

@@ -16,6 +16,8 @@ use crate::report::{BalanceSection, PreTrendTest, Provenance, Report, ResultRow,
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+mod synth;
+
 /// Seed of one job, derived from the run seed and the job's identity (not from its position or
 /// the thread that runs it).
 pub fn derive_seed(seed: u64, parts: &[&str]) -> u64 {
@@ -49,6 +51,15 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
     trace("loaded and hashed the data", started);
     let mut report = Report::new(Provenance::new(plan, &table, threads));
     for evaluation in &plan.evaluations {
+        if let MethodPlan::Synth(synth_plan) = &evaluation.method {
+            let output = synth::run_synth(plan, evaluation, synth_plan, &table)?;
+            report.warnings.extend(output.warnings);
+            report.results.extend(output.rows);
+            report.synthetic_controls.extend(output.sections);
+            report.placebo_tests.extend(output.placebos);
+            trace("estimated", started);
+            continue;
+        }
         if let MethodPlan::Did(params) = &evaluation.method {
             let output = run_did(plan, evaluation, params, &table)?;
             report.warnings.extend(output.warnings);
@@ -83,7 +94,9 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
                 MethodPlan::TwoByTwo { cr2, .. } => {
                     run_two_by_two_job(plan, evaluation, *cr2, row_weights.as_deref(), c)
                 }
-                MethodPlan::Did(_) => unreachable!("panels are handled above"),
+                MethodPlan::Did(_) | MethodPlan::Synth(_) => {
+                    unreachable!("panels are handled above")
+                }
             })
             .collect();
         trace("estimated", started);
@@ -114,6 +127,9 @@ pub fn panel_spec(plan: &RunPlan, evaluation: &EvaluationPlan) -> PanelSpec {
         },
         cluster: plan.cluster.clone(),
         missing: plan.missing,
+        treated_units: None,
+        series: Vec::new(),
+        unit_labels: false,
     }
 }
 

@@ -27,3 +27,5 @@ mod r_matchit;
 mod reproduce;
 #[path = "suite/robustness.rs"]
 mod robustness;
+#[path = "suite/synth.rs"]
+mod synth;

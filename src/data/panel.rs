@@ -27,6 +27,14 @@ pub struct PanelSpec {
     pub treatment: Option<String>,
     pub cluster: Option<String>,
     pub missing: MissingPolicy,
+    /// Synthetic control: treated units named in the config (by unit label) and the first
+    /// treated period, for extracts without a treatment column.
+    pub treated_units: Option<(Vec<String>, String)>,
+    /// Synthetic control: variables read as units × periods series, gaps kept as NaN (predictors
+    /// are often observed only in some years).
+    pub series: Vec<String>,
+    /// Keep each unit's label (synthetic control reports donor weights by region).
+    pub unit_labels: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +49,10 @@ pub struct Panel {
     pub clusters: Option<Vec<u32>>,
     /// units × covariates, from each unit's first period; None without covariates.
     pub covariates: Option<Array2<f64>>,
+    /// One units × periods matrix per `PanelSpec::series` variable (NaN where missing).
+    pub series: Vec<Array2<f64>>,
+    /// Unit labels when `PanelSpec::unit_labels` (empty otherwise).
+    pub unit_labels: Vec<String>,
 }
 
 impl Panel {
@@ -98,6 +110,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     .flatten()
     .chain(spec.outcomes.iter())
     .chain(spec.covariates.iter())
+    .chain(spec.series.iter())
     {
         if !table.has_column(column) {
             return Err(table.missing_column(column));
@@ -183,8 +196,9 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             out
         }
     };
-    let unit_ids: Vec<u32> = match table.column(&spec.unit)? {
-        Column::Numeric(values) => {
+    let unit_column = table.column(&spec.unit)?;
+    let unit_ids: Vec<u32> = match unit_column {
+        Column::Numeric(ref values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
                 return Err(bad_value(
                     &spec.unit,
@@ -205,7 +219,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                 })
                 .collect()
         }
-        Column::Text(units) => {
+        Column::Text(ref units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
                 return Err(bad_value(
                     &spec.unit,
@@ -214,7 +228,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     "every row needs its unit",
                 ));
             }
-            dense_ids(&units)
+            dense_ids(units)
         }
     };
     let n_units = unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1);
@@ -238,6 +252,16 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         }
         cell_row[cell] = Some(row);
     }
+    // A unit's label, from its first row (only when asked: panels can have millions of units).
+    let unit_label = |unit: usize| -> String {
+        let row = (0..n_periods)
+            .find_map(|p| cell_row[unit * n_periods + p])
+            .expect("every unit has a row");
+        match &unit_column {
+            Column::Numeric(v) => format_number(v[row].expect("checked above")),
+            Column::Text(v) => v[row].clone().unwrap_or_default(),
+        }
+    };
     // First treated period per unit.
     let mut group_key: Vec<Option<Option<f64>>> = vec![None; n_units];
     let mut group_row: Vec<usize> = vec![0; n_units];
@@ -321,6 +345,34 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     group_row[unit] = row;
                 }
                 group_key[unit] = Some(treated_since);
+            }
+        }
+        (None, None) if spec.treated_units.is_some() => {
+            let (names, start) = spec.treated_units.as_ref().expect("checked");
+            let start_key = time_key(start).ok_or_else(|| {
+                InputError::usage(
+                    format!(
+                        "evaluation `{}`: treatment start `{start}` cannot be parsed",
+                        spec.evaluation
+                    ),
+                    "use the format of the time column: 1989, 2025Q3 or 2025-07-01",
+                )
+            })?;
+            let labels: Vec<String> = (0..n_units).map(unit_label).collect();
+            for name in names {
+                let Some(unit) = labels.iter().position(|l| l == name) else {
+                    return Err(InputError::BadColumn {
+                        path: path.clone(),
+                        column: spec.unit.clone(),
+                        problem: format!("treated unit `{name}` is not in the data"),
+                        hint: "check the spelling in `treated-units` against the unit column"
+                            .into(),
+                    });
+                };
+                group_key[unit] = Some(Some(start_key));
+            }
+            for key in group_key.iter_mut() {
+                key.get_or_insert(None);
             }
         }
         (None, None) => {
@@ -487,6 +539,23 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         }
         Some(x)
     };
+    let series = spec
+        .series
+        .iter()
+        .map(|column| {
+            let values = table.numeric(column)?;
+            Ok(Array2::from_shape_fn((kept.len(), n_periods), |(i, p)| {
+                cell_row[kept[i] * n_periods + p]
+                    .and_then(|row| values[row])
+                    .unwrap_or(f64::NAN)
+            }))
+        })
+        .collect::<Result<Vec<_>, InputError>>()?;
+    let unit_labels = if spec.unit_labels {
+        kept.iter().map(|&u| unit_label(u)).collect()
+    } else {
+        Vec::new()
+    };
     Ok((
         Panel {
             periods: period_labels,
@@ -494,6 +563,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             group,
             clusters,
             covariates,
+            series,
+            unit_labels,
         },
         warnings,
     ))

@@ -4,6 +4,7 @@
 pub mod did;
 pub mod experiment;
 pub mod psm;
+pub mod synth;
 
 use serde::Serialize;
 

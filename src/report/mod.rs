@@ -219,6 +219,74 @@ pub struct PreTrendTest {
     pub p_value: f64,
 }
 
+/// A synthetic control's composition and fit, for one treated unit (or cohort) and outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct SynthSection {
+    pub evaluation: String,
+    pub outcome: String,
+    pub method: String,
+    /// The treated unit (a region), or `cohort:<start>` for several treated units.
+    pub treated: String,
+    pub n_donors: usize,
+    /// Donors with positive weight, largest first.
+    pub donor_weights: Vec<NamedWeight>,
+    /// Synthetic DiD's pre-period weights (positive ones).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_weights: Vec<NamedWeight>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub predictors: Vec<PredictorBalance>,
+    /// Root mean squared gap over the pre-period.
+    pub pre_rmspe: f64,
+    /// Every weight solve converged (synthdid's solver stops at 10,000 steps, as the reference).
+    pub converged: bool,
+    /// Synthetic DiD's unit-weight regularisation ζ and noise level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zeta_omega: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise_level: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedWeight {
+    pub name: String,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictorBalance {
+    pub predictor: String,
+    /// Predictor weight (V).
+    pub v: f64,
+    pub treated: f64,
+    pub synthetic: f64,
+    pub donor_mean: f64,
+}
+
+/// Placebo in space: every donor as pseudo-treated; the permutation p-value of the treated unit's
+/// post/pre RMSPE ratio.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceboSection {
+    pub evaluation: String,
+    pub outcome: String,
+    pub treated: String,
+    pub ratio: f64,
+    pub rank: usize,
+    pub n_compared: usize,
+    pub p_value: f64,
+    pub mspe_cutoff: Option<f64>,
+    pub units: Vec<PlaceboUnit>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceboUnit {
+    pub unit: String,
+    pub pre_rmspe: f64,
+    pub post_rmspe: f64,
+    pub ratio: f64,
+    /// False when dropped by the pre-period MSPE cutoff.
+    pub included: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub schema_version: u32,
@@ -228,6 +296,10 @@ pub struct Report {
     pub balance: Vec<BalanceSection>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pre_trend_tests: Vec<PreTrendTest>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub synthetic_controls: Vec<SynthSection>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placebo_tests: Vec<PlaceboSection>,
     pub warnings: Vec<String>,
     pub provenance: Provenance,
 }
@@ -240,6 +312,8 @@ impl Report {
             results: Vec::new(),
             balance: Vec::new(),
             pre_trend_tests: Vec::new(),
+            synthetic_controls: Vec::new(),
+            placebo_tests: Vec::new(),
             warnings: Vec::new(),
             provenance,
         }

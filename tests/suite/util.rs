@@ -30,6 +30,12 @@ pub fn only_row(report: &Report) -> &ResultRow {
     &report.results[0]
 }
 
+/// A JSON fixture by its path in the repository (peer fixtures live next to their scripts).
+pub fn reference_at(path: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(repo(path)).expect("fixture is committed");
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
 pub fn reference(name: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(fixture(name)).expect("reference fixture is committed");
     serde_json::from_str(&text).expect("reference fixture is JSON")
