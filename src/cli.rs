@@ -207,6 +207,8 @@ pub enum SimulateDesign {
     CrossSection,
     /// Staggered-adoption panel (difference-in-differences).
     Panel,
+    /// Regions × quarters where one region adopts a policy (synthetic control).
+    RegionalPanel,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -216,12 +218,12 @@ pub struct SimulateArgs {
     /// Rows of the cross-section.
     #[arg(long, default_value_t = 20_000)]
     pub rows: usize,
-    /// Units of the panel.
-    #[arg(long, default_value_t = 1_000)]
-    pub units: usize,
-    /// Periods of the panel.
-    #[arg(long, default_value_t = 8)]
-    pub periods: usize,
+    /// Units of the panel (default: 1,000; 20 Italian regions for `regional-panel`).
+    #[arg(long)]
+    pub units: Option<usize>,
+    /// Periods of the panel (default: 8; 40 quarters for `regional-panel`).
+    #[arg(long)]
+    pub periods: Option<usize>,
     #[arg(long, default_value_t = crate::plan::DEFAULT_SEED)]
     pub seed: u64,
     /// CSV file to write; the truths go to the same path with `.truth.json`.

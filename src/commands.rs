@@ -340,8 +340,23 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, InputError> {
             )
         }
         crate::cli::SimulateDesign::Panel => {
-            let (records, truth) =
-                crate::simulate::staggered_panel(args.units, args.periods, args.seed);
+            let (records, truth) = crate::simulate::staggered_panel(
+                args.units.unwrap_or(1_000),
+                args.periods.unwrap_or(8),
+                args.seed,
+            );
+            (
+                crate::simulate::records_to_csv(&records),
+                serde_json::to_value(&truth),
+                records.len(),
+            )
+        }
+        crate::cli::SimulateDesign::RegionalPanel => {
+            let (records, truth) = crate::simulate::regional_panel(
+                args.units.unwrap_or(20),
+                args.periods.unwrap_or(40),
+                args.seed,
+            );
             (
                 crate::simulate::records_to_csv(&records),
                 serde_json::to_value(&truth),

@@ -287,3 +287,145 @@ pub fn records_to_csv<T: Serialize>(records: &[T]) -> Vec<u8> {
     }
     writer.into_inner().expect("flushing memory cannot fail")
 }
+
+/// The 20 Italian regions, alphabetically (the units of the regional panel).
+pub const ITALIAN_REGIONS: [&str; 20] = [
+    "Abruzzo",
+    "Basilicata",
+    "Calabria",
+    "Campania",
+    "Emilia-Romagna",
+    "Friuli-Venezia Giulia",
+    "Lazio",
+    "Liguria",
+    "Lombardia",
+    "Marche",
+    "Molise",
+    "Piemonte",
+    "Puglia",
+    "Sardegna",
+    "Sicilia",
+    "Toscana",
+    "Trentino-Alto Adige",
+    "Umbria",
+    "Valle d'Aosta",
+    "Veneto",
+];
+
+/// One row of a simulated regional panel (synthetic control).
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionalRecord {
+    pub unit: String,
+    pub quarter: String,
+    /// 1 for treated units from the adoption quarter on.
+    pub treated: u8,
+    pub outcome: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionalTruth {
+    pub seed: u64,
+    pub units: usize,
+    pub periods: usize,
+    pub treated_units: Vec<String>,
+    pub treatment_start: String,
+    /// Quarter → true effect on the treated units (0 before adoption).
+    pub effect_by_period: BTreeMap<String, f64>,
+    /// Mean of the post-adoption effects (the estimand of the `overall` row).
+    pub average_effect: f64,
+}
+
+/// The true effect `k` quarters after adoption: builds up over four quarters to 3 points.
+pub fn regional_effect(k: usize) -> f64 {
+    3.0 * ((k + 1) as f64 / 4.0).min(1.0)
+}
+
+fn quarter_label(period: usize) -> String {
+    // Period 0 is 2016Q1.
+    format!("{}Q{}", 2016 + period / 4, period % 4 + 1)
+}
+
+/// A regional panel with a known effect, for synthetic control: an interactive fixed-effects
+/// (factor) model y_it = 40 + α_i + 0.05·t + l_i1·f_1t + l_i2·f_2t + ε_it (a seasonal factor and a
+/// slow cycle, loadings ~ N(1, 0.5²) and N(0, 1), α_i ~ N(0, 4²), ε ~ N(0, 0.5²); adopters draw
+/// α and the loadings with half the spread), like an
+/// employment rate (%) of third-country nationals by region and quarter from 2016Q1.
+/// With 20 units or fewer they are Italian regions and Calabria (or the first ones
+/// alphabetically) adopt; otherwise units are `unit00001`… and the last 10% adopt. Adoption is in
+/// the quarter that leaves `periods / 4` post-periods (at least one); the effect is
+/// `regional_effect`.
+pub fn regional_panel(
+    units: usize,
+    periods: usize,
+    seed: u64,
+) -> (Vec<RegionalRecord>, RegionalTruth) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let units = units.max(3);
+    let periods = periods.max(4);
+    let names: Vec<String> = if units <= ITALIAN_REGIONS.len() {
+        let mut names: Vec<String> = ITALIAN_REGIONS[..units]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        names.sort();
+        names
+    } else {
+        (1..=units).map(|u| format!("unit{u:05}")).collect()
+    };
+    let treated: Vec<usize> = if units <= ITALIAN_REGIONS.len() {
+        vec![2]
+    } else {
+        ((units - units.div_ceil(10))..units).collect()
+    };
+    let post = (periods / 4).max(1);
+    let start = periods - post;
+    let cycle: Vec<f64> = (0..periods)
+        .map(|t| (2.0 * std::f64::consts::PI * t as f64 / 24.0).sin() * 2.0)
+        .collect();
+    let season: Vec<f64> = (0..periods)
+        .map(|t| [1.0, -0.5, -1.5, 1.0][t % 4])
+        .collect();
+    let mut records = Vec::with_capacity(units * periods);
+    for (u, name) in names.iter().enumerate() {
+        let is_treated = treated.contains(&u);
+        // Adopters are typical regions (half the spread), so that a convex combination of the
+        // others can reproduce them: the condition synthetic control relies on.
+        let spread = if is_treated { 0.5 } else { 1.0 };
+        let level = spread * 4.0 * standard_normal(&mut rng);
+        let seasonal_loading = 1.0 + spread * 0.5 * standard_normal(&mut rng);
+        let cycle_loading = spread * standard_normal(&mut rng);
+        for t in 0..periods {
+            let on = is_treated && t >= start;
+            let effect = if on { regional_effect(t - start) } else { 0.0 };
+            let y = 40.0
+                + level
+                + 0.05 * t as f64
+                + seasonal_loading * season[t]
+                + cycle_loading * cycle[t]
+                + 0.5 * standard_normal(&mut rng)
+                + effect;
+            records.push(RegionalRecord {
+                unit: name.clone(),
+                quarter: quarter_label(t),
+                treated: u8::from(on),
+                outcome: (y * 1e4).round() / 1e4,
+            });
+        }
+    }
+    let effect_by_period: BTreeMap<String, f64> = (start..periods)
+        .map(|t| (quarter_label(t), regional_effect(t - start)))
+        .collect();
+    let average_effect = effect_by_period.values().sum::<f64>() / post as f64;
+    (
+        records,
+        RegionalTruth {
+            seed,
+            units,
+            periods,
+            treated_units: treated.iter().map(|&u| names[u].clone()).collect(),
+            treatment_start: quarter_label(start),
+            effect_by_period,
+            average_effect,
+        },
+    )
+}

@@ -119,6 +119,7 @@ fn cells(r: &ResultRow) -> Vec<String> {
         r.evaluation.clone(),
         r.intervention.clone(),
         r.outcome.clone(),
+        r.target.clone(),
         r.estimand.name().to_uppercase(),
         short(r.estimate),
         short(r.std_error),
@@ -130,10 +131,11 @@ fn cells(r: &ResultRow) -> Vec<String> {
     ]
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "evaluation",
     "intervention",
     "outcome",
+    "target",
     "estimand",
     "estimate",
     "std. error",
@@ -170,11 +172,55 @@ fn table(report: &Report) -> String {
         line(r, &mut out);
     }
     if let Some(first) = report.results.first() {
+        let _ = writeln!(out, "\n{:.0}% confidence intervals", first.ci_level * 100.0);
+        // Each distinct method of inference once, with the evaluations that use it.
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for r in &report.results {
+            if !r.inference.is_empty()
+                && !seen
+                    .iter()
+                    .any(|(e, i)| *e == r.evaluation && *i == r.inference)
+            {
+                seen.push((&r.evaluation, &r.inference));
+            }
+        }
+        for (evaluation, inference) in seen.iter().take(12) {
+            let _ = writeln!(out, "inference ({evaluation}): {inference}");
+        }
+    }
+    for s in &report.synthetic_controls {
+        let weights: Vec<String> = s
+            .donor_weights
+            .iter()
+            .take(8)
+            .map(|w| format!("{} {:.3}", w.name, w.weight))
+            .collect();
+        let more = s.donor_weights.len().saturating_sub(8);
         let _ = writeln!(
             out,
-            "\n{:.0}% confidence intervals; inference: {}",
-            first.ci_level * 100.0,
-            first.inference
+            "synthetic {} ({}, {}): {}{}; pre-period RMSPE {}{}",
+            s.treated,
+            s.evaluation,
+            s.method,
+            weights.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            },
+            short(Some(s.pre_rmspe)),
+            if s.converged {
+                ""
+            } else {
+                " (solver at its iteration limit)"
+            }
+        );
+    }
+    for p in &report.placebo_tests {
+        let _ = writeln!(
+            out,
+            "placebo in space ({}, {}): post/pre RMSPE ratio {:.2}, rank {} of {}, p = {:.3}",
+            p.evaluation, p.treated, p.ratio, p.rank, p.n_compared, p.p_value
         );
     }
     for b in &report.balance {
@@ -235,6 +281,43 @@ fn markdown(report: &Report) -> String {
                 c.ecdf_max_after
             );
         }
+    }
+    for s in &report.synthetic_controls {
+        let _ = writeln!(
+            out,
+            "\n**Synthetic {} ({}, {})**: pre-period RMSPE {}\n\n| donor | weight |\n|---|---|",
+            s.treated,
+            s.evaluation,
+            s.method,
+            short(Some(s.pre_rmspe))
+        );
+        for w in &s.donor_weights {
+            let _ = writeln!(out, "| {} | {:.4} |", w.name, w.weight);
+        }
+        if !s.predictors.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n| predictor | V | treated | synthetic | donor mean |\n|---|---|---|---|---|"
+            );
+            for p in &s.predictors {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.4} | {} | {} | {} |",
+                    p.predictor,
+                    p.v,
+                    short(Some(p.treated)),
+                    short(Some(p.synthetic)),
+                    short(Some(p.donor_mean))
+                );
+            }
+        }
+    }
+    for p in &report.placebo_tests {
+        let _ = writeln!(
+            out,
+            "\n**Placebo in space ({}, {})**: post/pre RMSPE ratio {:.2}, rank {} of {}, p = {:.3}",
+            p.evaluation, p.treated, p.ratio, p.rank, p.n_compared, p.p_value
+        );
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\n**Warnings**\n");
