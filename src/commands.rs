@@ -270,7 +270,20 @@ fn check(report: &Report, expect: &ExpectSection, config: &Path) -> Result<Check
                 .as_ref()
                 .is_none_or(|i| &r.intervention == i)
     });
-    let obtained = row.and_then(|r| field(r, &name));
+    let obtained = match name.strip_prefix("weight:") {
+        // A synthetic control's donor weight (0 for a donor outside the synthetic control).
+        Some(donor) => report
+            .synthetic_controls
+            .iter()
+            .find(|s| s.evaluation == expect.evaluation && s.outcome == expect.outcome)
+            .map(|s| {
+                s.donor_weights
+                    .iter()
+                    .find(|w| w.name == donor)
+                    .map_or(0.0, |w| w.weight)
+            }),
+        None => row.and_then(|r| field(r, &name)),
+    };
     let tolerance = expect
         .tolerance
         .unwrap_or(0.0)

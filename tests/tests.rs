@@ -29,3 +29,5 @@ mod reproduce;
 mod robustness;
 #[path = "suite/synth.rs"]
 mod synth;
+#[path = "suite/synth_coverage.rs"]
+mod synth_coverage;

@@ -395,7 +395,7 @@ fn run_classic(
             overall.ci_lower = Some(interval.lower).filter(|v| !v.is_nan());
             overall.ci_upper = Some(interval.upper).filter(|v| !v.is_nan());
             overall.p_value = Some(interval.p_value);
-            inference_parts.push("conformal (CWZ 2021, constant effect)".to_string());
+            inference_parts.push("conformal (CWZ 2021, collapsed post period)".to_string());
         }
         if let Some((section, _)) = &placebo {
             overall.p_value = Some(section.p_value);
@@ -695,16 +695,23 @@ fn run_sdid(
             replications,
             seed,
         );
-        let inference_name = format!(
-            "{} ({} {})",
-            variance.name(),
-            se.replications,
-            if variance == sdid::SdidVariance::Jackknife {
-                "units left out"
-            } else {
-                "replications"
-            }
-        );
+        let inference_name = if sdid::degrees_of_freedom(variance, n0, members.len()).is_some() {
+            format!(
+                "placebo: each of the {n0} comparison units as pseudo-treated; t with {} df",
+                n0 - 1
+            )
+        } else {
+            format!(
+                "{} ({} {})",
+                variance.name(),
+                se.replications,
+                if variance == sdid::SdidVariance::Jackknife {
+                    "units left out"
+                } else {
+                    "replications"
+                }
+            )
+        };
         let prefix = if several {
             format!("cohort:{}:", panel.periods[start])
         } else {
@@ -715,7 +722,7 @@ fn run_sdid(
                 estimate,
                 std_error,
                 inference: inference_name.clone(),
-                degrees_of_freedom: None,
+                degrees_of_freedom: sdid::degrees_of_freedom(variance, n0, members.len()),
                 n_treated: members.len(),
                 n_control: n0,
             };

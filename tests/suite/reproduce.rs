@@ -11,6 +11,8 @@ fn published_examples_reproduce() {
             "reproduce",
             "examples/lalonde-experimental.toml",
             "examples/mpdta.toml",
+            "examples/prop99-sdid.toml",
+            "examples/prop99-adh.toml",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -22,7 +24,7 @@ fn published_examples_reproduce() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches(" pass").count(), 6, "{stdout}");
+    assert_eq!(stdout.matches(" pass").count(), 6 + 6 + 7, "{stdout}");
 }
 
 #[test]

@@ -142,6 +142,26 @@ fn prop99_placebo_draws_replayed_equal_r_synthdid() {
             obtained.push(placebo.estimate);
         }
         assert!(obtained.len() >= 66);
+        // With one treated unit cominev uses every donor once as the pseudo-treated (R's 200
+        // random draws repeat those 38 values): its SE is the SD of R's distinct placebo values.
+        let mut distinct = expected.clone();
+        distinct.sort_by(f64::total_cmp);
+        distinct.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        assert_eq!(distinct.len(), 38, "{key}");
+        let mean = distinct.iter().sum::<f64>() / 38.0;
+        let sd = (distinct.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / 37.0).sqrt();
+        let se = sdid::standard_error(
+            data.y.view(),
+            38,
+            19,
+            &fit,
+            &options,
+            sdid::SdidVariance::Placebo,
+            0,
+            1,
+        );
+        let se = se.overall.unwrap();
+        assert!((se - sd).abs() < 1e-8 * sd, "{key}: SE {se} vs {sd}");
     }
 }
 

@@ -7,8 +7,12 @@
 //! extreme. Intervals are the θ₀ not rejected, found by a grid and bisection.
 //!
 //! - per period t: the fit uses the pre-periods and t; statistic |u_t|; T0 + 1 permutations.
-//! - average effect (constant effect in every post period): the fit uses all periods; statistic
-//!   Σ_post |u_t|; T permutations.
+//! - average effect over the post periods: the post periods collapsed into their mean (the
+//!   collapsed form synthetic DiD also uses), then the per-period test on that one period. The
+//!   paper's own test for a *constant* effect (`p_constant`: all periods, Σ_post |u_t|, T moving
+//!   blocks) is kept for that hypothesis, but it is not an interval for the average of a
+//!   time-varying effect: with an effect building up over four quarters it covered the average
+//!   in 55% of 300 simulated panels, the collapsed test in the share the test suite reports.
 //!
 //! The fit is the outcome-only synthetic control (simplex least squares, no intercept), as in
 //! the paper's applications. The smallest attainable p-value is 1/(T0 + 1) (per period) or 1/T
@@ -56,8 +60,33 @@ impl Conformal<'_> {
         extreme as f64 / u.len() as f64
     }
 
-    /// p-value of H₀: the effect is θ in every post period.
+    /// p-value of H₀: the average effect over the post periods is θ (collapsed post period).
     pub fn p_average(&self, theta: f64) -> f64 {
+        let total = self.y1.len();
+        let post = (total - self.t0) as f64;
+        let j = self.y0.ncols();
+        // The mean of T1 periods, scaled by √T1: under independent errors its residual then has
+        // the spread of one period's, so the permutations compare like with like.
+        let root = post.sqrt();
+        let a = Array2::from_shape_fn((self.t0 + 1, j), |(r, d)| {
+            if r < self.t0 {
+                self.y0[[r, d]]
+            } else {
+                root * (self.t0..total).map(|t| self.y0[[t, d]]).sum::<f64>() / post
+            }
+        });
+        let mut b: Vec<f64> = self.y1[..self.t0].to_vec();
+        b.push(root * (self.y1[self.t0..].iter().sum::<f64>() / post - theta));
+        let fit = simplex_least_squares(a.view(), &b);
+        let u: Vec<f64> = (0..=self.t0)
+            .map(|r| b[r] - (0..j).map(|d| a[[r, d]] * fit.weights[d]).sum::<f64>())
+            .collect();
+        let observed = u[self.t0].abs();
+        u.iter().filter(|v| v.abs() >= observed).count() as f64 / u.len() as f64
+    }
+
+    /// p-value of H₀: the effect is θ in every post period (CWZ's constant-effect test).
+    pub fn p_constant(&self, theta: f64) -> f64 {
         let total = self.y1.len();
         let periods: Vec<usize> = (0..total).collect();
         let post: Vec<usize> = (self.t0..total).collect();

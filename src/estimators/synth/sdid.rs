@@ -256,6 +256,31 @@ pub fn standard_error(
             if n0 <= n1 {
                 return undefined("placebo SEs need more comparison units than treated units");
             }
+            if n1 == 1 {
+                // Every comparison unit once as the pseudo-treated: the whole placebo
+                // distribution, so no random draws (and no finite-population shrinkage: the SD
+                // uses N0 − 1).
+                let fits: Vec<SdidFit> = (0..n0)
+                    .into_par_iter()
+                    .map(|pseudo| {
+                        let mut order: Vec<usize> = (0..n0).filter(|&i| i != pseudo).collect();
+                        order.push(pseudo);
+                        placebo_fit(y, n0, t0, fitted, o, &order)
+                    })
+                    .collect();
+                let spread = |values: Vec<f64>| {
+                    let n = values.len() as f64;
+                    let mean = values.iter().sum::<f64>() / n;
+                    (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
+                };
+                return SdidSe {
+                    overall: Ok(spread(fits.iter().map(|f| f.estimate).collect())),
+                    curve: (0..t1)
+                        .map(|k| spread(fits.iter().map(|f| f.curve[k]).collect()))
+                        .collect(),
+                    replications: n0,
+                };
+            }
             (0..replications)
                 .into_par_iter()
                 .map(|b| {
@@ -382,6 +407,15 @@ pub fn placebo_fit(
         Some(&fitted.lambda),
         o,
     )
+}
+
+/// Reference distribution of the Wald interval. With one treated unit the placebo distribution
+/// has only N0 values (one per pseudo-treated control), so its SE has N0 − 1 degrees of freedom:
+/// Student's t with N0 − 1 df. R synthdid draws 200 random permutations (which repeat those N0
+/// values), divides by their number and uses the normal; in 600 simulated panels with N0 = 19
+/// that covered 92.5%.
+pub fn degrees_of_freedom(variance: SdidVariance, n0: usize, n1: usize) -> Option<f64> {
+    (variance == SdidVariance::Placebo && n1 == 1).then_some(n0 as f64 - 1.0)
 }
 
 /// Replicate b's seed: a function of the job's seed and b only, so draws do not depend on the
