@@ -22,6 +22,76 @@ pub struct FwResult {
     pub converged: bool,
 }
 
+/// Up to this many weights the whole Gram matrix AᵀA is formed at once (one matrix product,
+/// at most 288 MB); beyond, its columns are computed when the solver first visits them.
+const FULL_GRAM_MAX: usize = 6_000;
+
+/// A precomputed AᵀA to reuse across solves: the whole matrix, or the sub-block of a larger one
+/// (`index[j]` = row of `full` for weight j). Placebo refits use sub-blocks of the comparison
+/// units' Gram matrix instead of forming their own.
+#[derive(Clone, Copy)]
+pub struct GramView<'a> {
+    pub full: &'a Array2<f64>,
+    pub index: Option<&'a [usize]>,
+}
+
+/// AᵀA of A = `m`'s first k columns (centred over rows when `intercept`), in standard layout;
+/// `None` when k exceeds the size kept in memory.
+pub fn gram_matrix(m: ArrayView2<f64>, k: usize, intercept: bool) -> Option<Array2<f64>> {
+    if k > FULL_GRAM_MAX {
+        return None;
+    }
+    let mut a = m.slice(ndarray::s![.., ..k]).to_owned();
+    if intercept {
+        let n = a.nrows() as f64;
+        for mut column in a.columns_mut() {
+            let mean = column.sum() / n;
+            column.mapv_inplace(|v| v - mean);
+        }
+    }
+    Some(a.t().dot(&a).as_standard_layout().into_owned())
+}
+
+/// Columns of AᵀA for a row-major A (n × k).
+enum Gram<'a> {
+    View(GramView<'a>),
+    Lazy(Vec<Option<Vec<f64>>>),
+}
+
+impl Gram<'_> {
+    /// Column i of AᵀA and, for a sub-block, the map from weights to its entries.
+    fn column(&mut self, a: &Array2<f64>, i: usize) -> (&[f64], Option<&[usize]>) {
+        match self {
+            Gram::View(view) => {
+                let row = view.index.map_or(i, |index| index[i]);
+                (
+                    view.full
+                        .row(row)
+                        .to_slice()
+                        .expect("a standard-layout matrix has contiguous rows"),
+                    view.index,
+                )
+            }
+            Gram::Lazy(cache) => (
+                cache[i].get_or_insert_with(|| {
+                    // Σ_r a[r, i]·a[r, :] — contiguous rows, so this vectorises.
+                    let mut column = vec![0.0; a.ncols()];
+                    for row in a.rows() {
+                        let c = row[i];
+                        if c != 0.0 {
+                            for (g, v) in column.iter_mut().zip(row.iter()) {
+                                *g += c * v;
+                            }
+                        }
+                    }
+                    column
+                }),
+                None,
+            ),
+        }
+    }
+}
+
 /// Solves the problem for `m` = [A | b] (the last column is the target).
 pub fn simplex_fw(
     m: ArrayView2<f64>,
@@ -30,54 +100,63 @@ pub fn simplex_fw(
     start: Option<&[f64]>,
     min_decrease: f64,
     max_iter: usize,
+    gram: Option<GramView>,
 ) -> FwResult {
     let (n, cols) = m.dim();
     let k = cols - 1;
-    let mut m: Array2<f64> = m.to_owned();
+    let mut a: Array2<f64> = m.slice(ndarray::s![.., ..k]).to_owned();
+    let mut b: Vec<f64> = m.column(k).to_vec();
     if intercept {
-        for mut column in m.columns_mut() {
+        for mut column in a.columns_mut() {
             let mean = column.sum() / n as f64;
             column.mapv_inplace(|v| v - mean);
         }
+        let mean = b.iter().sum::<f64>() / n as f64;
+        b.iter_mut().for_each(|v| *v -= mean);
     }
-    // Column-major copy of A: the solver reads whole columns.
-    let columns: Vec<Vec<f64>> = (0..k).map(|j| m.column(j).to_vec()).collect();
-    let b: Vec<f64> = m.column(k).to_vec();
     let eta = n as f64 * zeta * zeta;
     let mut x: Vec<f64> = match start {
         Some(s) => s.to_vec(),
         None => vec![1.0 / k as f64; k],
     };
-    // A x, Aᵀb, AᵀA x.
-    let mut ax = vec![0.0; n];
-    for (j, column) in columns.iter().enumerate() {
-        if x[j] != 0.0 {
-            for (a, c) in ax.iter_mut().zip(column) {
-                *a += x[j] * c;
-            }
+    // A x, Aᵀb and AᵀA x, kept up to date step by step.
+    let mut ax: Vec<f64> = a
+        .rows()
+        .into_iter()
+        .map(|row| row.iter().zip(&x).map(|(p, q)| p * q).sum())
+        .collect();
+    let mut atb = vec![0.0; k];
+    let mut atax = vec![0.0; k];
+    for (r, row) in a.rows().into_iter().enumerate() {
+        for ((t, u), v) in atb.iter_mut().zip(atax.iter_mut()).zip(row.iter()) {
+            *t += v * b[r];
+            *u += v * ax[r];
         }
     }
-    let atb: Vec<f64> = columns.iter().map(|c| dot(c, &b)).collect();
-    let mut gram_columns: Vec<Option<Vec<f64>>> = vec![None; k];
-    let gram_column = |i: usize, cache: &mut Vec<Option<Vec<f64>>>| -> Vec<f64> {
-        if cache[i].is_none() {
-            cache[i] = Some(columns.iter().map(|c| dot(c, &columns[i])).collect());
-        }
-        cache[i].clone().expect("filled above")
+    let owned;
+    let mut gram = match gram {
+        Some(view) => Gram::View(view),
+        None => match gram_matrix(m, k, intercept) {
+            Some(full) => {
+                owned = full;
+                Gram::View(GramView {
+                    full: &owned,
+                    index: None,
+                })
+            }
+            None => Gram::Lazy(vec![None; k]),
+        },
     };
-    let mut atax: Vec<f64> = columns.iter().map(|c| dot(c, &ax)).collect();
-    let objective = |x: &[f64], ax: &[f64]| -> f64 {
-        let penalty: f64 = x.iter().map(|v| v * v).sum();
-        let fit: f64 = ax.iter().zip(&b).map(|(a, b)| (a - b) * (a - b)).sum();
-        zeta * zeta * penalty + fit / n as f64
+    let fit_value = |ax: &[f64]| -> f64 {
+        ax.iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q) * (p - q))
+            .sum::<f64>()
+            / n as f64
     };
-    let threshold = min_decrease * min_decrease;
-    let mut previous = f64::INFINITY;
-    let mut t = 0usize;
-    let mut converged = false;
-    while t < max_iter {
-        t += 1;
-        // Half gradient and the vertex it points to.
+    let mut x_norm: f64 = x.iter().map(|v| v * v).sum();
+    // The first vertex; later ones come out of the update pass.
+    let argmin = |atax: &[f64], x: &[f64]| -> usize {
         let mut best = 0usize;
         let mut best_value = f64::INFINITY;
         for j in 0..k {
@@ -87,40 +166,93 @@ pub fn simplex_fw(
                 best = j;
             }
         }
-        let at_vertex = x
-            .iter()
-            .enumerate()
-            .all(|(j, v)| if j == best { *v == 1.0 } else { *v == 0.0 });
+        best
+    };
+    let mut best = argmin(&atax, &x);
+    let threshold = min_decrease * min_decrease;
+    let mut previous = f64::INFINITY;
+    let mut t = 0usize;
+    let mut converged = false;
+    while t < max_iter {
+        t += 1;
+        let at_vertex = x[best] == 1.0 && x_norm == 1.0;
         if !at_vertex {
             // d = e_i − x; A d = A_i − A x.
-            let column = &columns[best];
-            let mut numerator = 0.0; // −(Ax − b)·A d
+            let mut numerator = 0.0; // −(Ax − b)·A d − η x·d
             let mut ad_norm = 0.0;
             for r in 0..n {
-                let ad = column[r] - ax[r];
+                let ad = a[[r, best]] - ax[r];
                 numerator -= (ax[r] - b[r]) * ad;
                 ad_norm += ad * ad;
             }
-            let x_norm: f64 = x.iter().map(|v| v * v).sum();
             let d_norm = x_norm - 2.0 * x[best] + 1.0;
-            // The penalty's part of the directional derivative: −η x·d.
             numerator -= eta * (x[best] - x_norm);
             let step = (numerator / (ad_norm + eta * d_norm)).clamp(0.0, 1.0);
             if step > 0.0 {
-                let gram = gram_column(best, &mut gram_columns);
-                for v in x.iter_mut() {
-                    *v *= 1.0 - step;
+                let keep = 1.0 - step;
+                let (g, map) = gram.column(&a, best);
+                // Move x and AᵀA x (a branch-free pass the compiler vectorises), then one pass
+                // for ‖x‖² and the next vertex with four interleaved accumulators (breaking the
+                // serial dependency; ties still go to the first index, as the reference).
+                match map {
+                    None => {
+                        for ((xj, uj), gj) in x.iter_mut().zip(atax.iter_mut()).zip(g) {
+                            *xj *= keep;
+                            *uj = keep * *uj + step * gj;
+                        }
+                    }
+                    Some(index) => {
+                        for ((xj, uj), &row) in x.iter_mut().zip(atax.iter_mut()).zip(index) {
+                            *xj *= keep;
+                            *uj = keep * *uj + step * g[row];
+                        }
+                    }
                 }
                 x[best] += step;
-                for (a, c) in ax.iter_mut().zip(column) {
-                    *a = (1.0 - step) * *a + step * c;
+                let mut norms = [0.0f64; 4];
+                let mut mins = [f64::INFINITY; 4];
+                let mut at = [0usize; 4];
+                let chunks = x
+                    .chunks_exact(4)
+                    .zip(atax.chunks_exact(4))
+                    .zip(atb.chunks_exact(4));
+                for (c, ((xs, us), bs)) in chunks.enumerate() {
+                    for lane in 0..4 {
+                        let v = xs[lane];
+                        norms[lane] += v * v;
+                        let gradient = us[lane] - bs[lane] + eta * v;
+                        if gradient < mins[lane] {
+                            mins[lane] = gradient;
+                            at[lane] = 4 * c + lane;
+                        }
+                    }
                 }
-                for (a, g) in atax.iter_mut().zip(&gram) {
-                    *a = (1.0 - step) * *a + step * g;
+                for j in (k - k % 4)..k {
+                    let lane = j & 3;
+                    norms[lane] += x[j] * x[j];
+                    let gradient = atax[j] - atb[j] + eta * x[j];
+                    if gradient < mins[lane] {
+                        mins[lane] = gradient;
+                        at[lane] = j;
+                    }
                 }
+                let mut next = at[0];
+                let mut next_value = mins[0];
+                for lane in 1..4 {
+                    if mins[lane] < next_value || (mins[lane] == next_value && at[lane] < next) {
+                        next_value = mins[lane];
+                        next = at[lane];
+                    }
+                }
+                let norm = (norms[0] + norms[1]) + (norms[2] + norms[3]);
+                for r in 0..n {
+                    ax[r] = keep * ax[r] + step * a[[r, best]];
+                }
+                x_norm = norm;
+                best = next;
             }
         }
-        let value = objective(&x, &ax);
+        let value = zeta * zeta * x_norm + fit_value(&ax);
         if t >= 2 && previous - value <= threshold {
             converged = true;
             break;
@@ -132,10 +264,6 @@ pub fn simplex_fw(
         iterations: t,
         converged,
     }
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The reference implementation's sparsification between the two passes: weights at or below a
@@ -181,7 +309,7 @@ mod tests {
                 .map(|r| (b[r] - (0..4).map(|d| a[[r, d]] * w[d]).sum::<f64>()).powi(2))
                 .sum()
         };
-        let fit = simplex_fw(m.view(), 0.0, false, None, 1e-9, 1_000_000);
+        let fit = simplex_fw(m.view(), 0.0, false, None, 1e-9, 1_000_000, None);
         let exact = crate::estimators::synth::simplex::active_set(a.view(), &b).unwrap();
         assert!((fit.weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(

@@ -7,7 +7,7 @@
 //! Rows of `y` are units (controls first, then the treated), columns periods (the first `t0`
 //! before treatment).
 
-use super::fw::{normalise, simplex_fw, sparsify};
+use super::fw::{GramView, gram_matrix, normalise, simplex_fw, sparsify};
 use super::{double_difference, effect_curve};
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rand::SeedableRng;
@@ -146,7 +146,14 @@ fn two_pass(
     intercept: bool,
     start: Option<&[f64]>,
     o: &SdidOptions,
+    gram: Option<GramView>,
 ) -> (Vec<f64>, bool) {
+    // Both passes share one Gram matrix.
+    let owned = match gram {
+        None => gram_matrix(m, m.ncols() - 1, intercept),
+        Some(_) => None,
+    };
+    let gram = gram.or(owned.as_ref().map(|full| GramView { full, index: None }));
     let first = simplex_fw(
         m,
         zeta,
@@ -154,6 +161,7 @@ fn two_pass(
         start,
         o.min_decrease,
         o.max_iter_first_pass,
+        gram,
     );
     let second = simplex_fw(
         m,
@@ -162,6 +170,7 @@ fn two_pass(
         Some(&sparsify(&first.weights)),
         o.min_decrease,
         o.max_iter,
+        gram,
     );
     (second.weights, second.converged)
 }
@@ -175,6 +184,35 @@ pub fn fit(
     lambda_start: Option<&[f64]>,
     o: &SdidOptions,
 ) -> SdidFit {
+    fit_with(y, n0, t0, omega_start, lambda_start, o, None)
+}
+
+/// The comparison units' Gram matrix for the unit-weight problem (their centred pre-period
+/// paths), computed once and shared by every placebo or bootstrap refit.
+pub fn control_gram(
+    y: ArrayView2<f64>,
+    n0: usize,
+    t0: usize,
+    o: &SdidOptions,
+) -> Option<Array2<f64>> {
+    if !o.update_omega {
+        return None;
+    }
+    let paths = y.slice(s![..n0, ..t0]).reversed_axes();
+    gram_matrix(paths, n0, o.omega_intercept)
+}
+
+/// `fit`, with the unit-weight Gram matrix taken from `gram` (rows of the original comparison
+/// units `index`) when given.
+fn fit_with(
+    y: ArrayView2<f64>,
+    n0: usize,
+    t0: usize,
+    omega_start: Option<&[f64]>,
+    lambda_start: Option<&[f64]>,
+    o: &SdidOptions,
+    gram: Option<GramView>,
+) -> SdidFit {
     let collapsed = collapsed_form(y, n0, t0);
     let mut converged = true;
     let lambda = if o.update_lambda {
@@ -184,6 +222,7 @@ pub fn fit(
             true,
             lambda_start,
             o,
+            None,
         );
         converged &= c;
         l
@@ -192,7 +231,7 @@ pub fn fit(
     };
     let omega = if o.update_omega {
         let m = collapsed.slice(s![.., ..t0]).reversed_axes();
-        let (w, c) = two_pass(m, o.zeta_omega, o.omega_intercept, omega_start, o);
+        let (w, c) = two_pass(m, o.zeta_omega, o.omega_intercept, omega_start, o, gram);
         converged &= c;
         w
     } else {
@@ -251,6 +290,11 @@ pub fn standard_error(
         curve: vec![f64::NAN; t1],
         replications: 0,
     };
+    let gram = if method == SdidVariance::Placebo && n0 > n1 {
+        control_gram(y, n0, t0, o)
+    } else {
+        None
+    };
     let draws: Vec<SdidFit> = match method {
         SdidVariance::Placebo => {
             if n0 <= n1 {
@@ -265,7 +309,7 @@ pub fn standard_error(
                     .map(|pseudo| {
                         let mut order: Vec<usize> = (0..n0).filter(|&i| i != pseudo).collect();
                         order.push(pseudo);
-                        placebo_fit(y, n0, t0, fitted, o, &order)
+                        placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref())
                     })
                     .collect();
                 let spread = |values: Vec<f64>| {
@@ -287,7 +331,7 @@ pub fn standard_error(
                     let mut rng = ChaCha8Rng::seed_from_u64(replicate_seed(seed, b));
                     let mut order: Vec<usize> = (0..n0).collect();
                     order.shuffle(&mut rng);
-                    placebo_fit(y, n0, t0, fitted, o, &order)
+                    placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref())
                 })
                 .collect()
         }
@@ -395,17 +439,33 @@ pub fn placebo_fit(
     o: &SdidOptions,
     order: &[usize],
 ) -> SdidFit {
+    placebo_fit_with(y, n0, t0, fitted, o, order, None)
+}
+
+fn placebo_fit_with(
+    y: ArrayView2<f64>,
+    n0: usize,
+    t0: usize,
+    fitted: &SdidFit,
+    o: &SdidOptions,
+    order: &[usize],
+    gram: Option<&Array2<f64>>,
+) -> SdidFit {
     let n1 = y.nrows() - n0;
     let controls = n0 - n1;
     let yp = y.select(Axis(0), order);
     let start: Vec<f64> = order[..controls].iter().map(|&i| fitted.omega[i]).collect();
-    fit(
+    fit_with(
         yp.view(),
         controls,
         t0,
         Some(&normalise(&start)),
         Some(&fitted.lambda),
         o,
+        gram.map(|full| GramView {
+            full,
+            index: Some(&order[..controls]),
+        }),
     )
 }
 
