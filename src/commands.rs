@@ -168,11 +168,15 @@ pub fn validate(args: &EstimateArgs) -> Result<u8, InputError> {
     }
     let mut warnings = Vec::new();
     for evaluation in &plan.evaluations {
-        if let crate::plan::MethodPlan::Did(_) = evaluation.method {
-            match crate::data::panel::prepare_panel(
-                &table,
-                &crate::run::panel_spec(&plan, evaluation),
-            ) {
+        let panel_spec = match &evaluation.method {
+            crate::plan::MethodPlan::Did(_) => Some(crate::run::panel_spec(&plan, evaluation)),
+            crate::plan::MethodPlan::Synth(synth) => {
+                Some(crate::run::synth_panel_spec(&plan, evaluation, synth))
+            }
+            _ => None,
+        };
+        if let Some(spec) = panel_spec {
+            match crate::data::panel::prepare_panel(&table, &spec) {
                 Ok((panel, notes)) => {
                     warnings.extend(notes);
                     let treated = panel.group.iter().filter(|g| g.is_some()).count();

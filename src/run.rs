@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 mod synth;
+pub use synth::synth_panel_spec;
 
 /// Seed of one job, derived from the run seed and the job's identity (not from its position or
 /// the thread that runs it).

@@ -406,10 +406,19 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     return Err(bad_value(
                         &spec.outcomes.join(", "),
                         row,
-                        &format!(
-                            "the unit of this row has no outcome for period {}",
-                            period_labels[p]
-                        ),
+                        &if spec.unit_labels {
+                            // Aggregates (regions) are named; individuals never are.
+                            format!(
+                                "unit `{}` has no outcome for period {}",
+                                unit_label(unit),
+                                period_labels[p]
+                            )
+                        } else {
+                            format!(
+                                "the unit of this row has no outcome for period {}",
+                                period_labels[p]
+                            )
+                        },
                         "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning",
                     ));
                 }

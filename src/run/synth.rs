@@ -40,26 +40,7 @@ pub(super) fn run_synth(
     synth: &SynthPlan,
     table: &Table,
 ) -> Result<SynthOutput, InputError> {
-    let mut spec = panel_spec(plan, evaluation);
-    spec.covariates = Vec::new();
-    spec.unit_labels = true;
-    // A donor without an outcome in some period cannot be part of a synthetic control; say
-    // which row and period rather than drop it silently.
-    spec.missing = MissingPolicy::Error;
-    if let (false, Some(start)) = (synth.treated_units.is_empty(), &synth.treatment_start) {
-        spec.treated_units = Some((synth.treated_units.clone(), start.clone()));
-        spec.first_treated = None;
-        spec.treatment = None;
-    }
-    if let SynthEstimator::Classic(classic) = &synth.estimator {
-        let mut variables: Vec<String> = Vec::new();
-        for (variable, _, _) in &classic.predictors {
-            if !variables.contains(variable) {
-                variables.push(variable.clone());
-            }
-        }
-        spec.series = variables;
-    }
+    let spec = synth_panel_spec(plan, evaluation, synth);
     let (panel, mut warnings) = prepare_panel(table, &spec)?;
     let design_error =
         |problem: String, hint: &str| InputError::design(&evaluation.name, "", problem, hint);
@@ -129,6 +110,35 @@ pub(super) fn run_synth(
         }
     }
     Ok(output)
+}
+
+/// The panel roles of a synthetic-control evaluation (also used by `validate`).
+pub fn synth_panel_spec(
+    plan: &RunPlan,
+    evaluation: &EvaluationPlan,
+    synth: &SynthPlan,
+) -> crate::data::panel::PanelSpec {
+    let mut spec = panel_spec(plan, evaluation);
+    spec.covariates = Vec::new();
+    spec.unit_labels = true;
+    // A donor without an outcome in some period cannot be part of a synthetic control; say
+    // which row and period rather than drop it silently.
+    spec.missing = MissingPolicy::Error;
+    if let (false, Some(start)) = (synth.treated_units.is_empty(), &synth.treatment_start) {
+        spec.treated_units = Some((synth.treated_units.clone(), start.clone()));
+        spec.first_treated = None;
+        spec.treatment = None;
+    }
+    if let SynthEstimator::Classic(classic) = &synth.estimator {
+        let mut variables: Vec<String> = Vec::new();
+        for (variable, _, _) in &classic.predictors {
+            if !variables.contains(variable) {
+                variables.push(variable.clone());
+            }
+        }
+        spec.series = variables;
+    }
+    spec
 }
 
 /// Never-treated units, restricted by `donors` / `exclude-donors` (every name must exist).
@@ -222,6 +232,15 @@ fn fit_classic(
                 panel.periods[start]
             ),
             "set `fit-from` / `fit-to` to periods before the treatment start",
+        ));
+    }
+    if start < 2 {
+        return Err(error(
+            format!(
+                "{start} pre-treatment period(s) before {}: too few to fit a synthetic control",
+                panel.periods[start]
+            ),
+            "extend the panel backwards (synthetic control needs a long pre-period)",
         ));
     }
     let fit_periods: Vec<usize> = (fit_from..=fit_to).collect();
@@ -375,10 +394,25 @@ fn run_classic(
         };
         let scale = main.pre_mspe(start).sqrt();
         if settings.conformal && 1.0 / (start as f64 + 1.0) > alpha {
+            return Err(InputError::design(
+                name,
+                "",
+                format!(
+                    "{start} pre-treatment periods are too few for {:.0}% conformal intervals (the smallest attainable p-value is 1/{})",
+                    100.0 * plan.ci_level,
+                    start + 1
+                ),
+                &format!(
+                    "use at least {} pre-treatment periods, lower `ci-level`, or set `conformal = false` in [evaluation.sc]",
+                    (1.0 / alpha).ceil() as usize - 1
+                ),
+            ));
+        }
+        if settings.placebo && 1.0 / (donors.len() as f64 + 1.0) > alpha {
             output.warnings.push(format!(
-                "evaluation `{name}`, outcome `{outcome}`: {start} pre-treatment periods are too few for bounded {:.0}% conformal intervals per period (need at least {})",
-                100.0 * plan.ci_level,
-                (1.0 / alpha).ceil() as usize - 1
+                "evaluation `{name}`, outcome `{outcome}`: with {} donors the placebo p-value cannot fall below {:.3}",
+                donors.len(),
+                1.0 / (donors.len() as f64 + 1.0)
             ));
         }
         // Placebo in space.
@@ -733,9 +767,16 @@ fn run_sdid(
             row
         };
         if let Err(why) = &se.overall {
-            output.warnings.push(format!(
-                "evaluation `{name}`, outcome `{outcome}`: no {} standard error: {why}",
-                variance.name()
+            return Err(InputError::design(
+                name,
+                "",
+                format!("no {} standard error: {why}", variance.name()),
+                match variance {
+                    sdid::SdidVariance::Placebo => {
+                        "add comparison units (there must be more than treated units)"
+                    }
+                    _ => "use `variance = \"placebo\"` in [evaluation.sdid]",
+                },
             ));
         }
         let overall_se = se.overall.clone().unwrap_or(f64::NAN);

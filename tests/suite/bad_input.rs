@@ -467,3 +467,138 @@ fn validate_reports_every_problem() {
     );
     assert!(stderr.contains("2 problem(s) found"), "{stderr}");
 }
+
+/// A small regional panel: 8 regions × 24 quarters, region `R3` adopts in period 20.
+fn regional_csv(
+    skip: Option<(usize, usize)>,
+    blank: Option<(usize, usize)>,
+    duplicate: bool,
+) -> String {
+    let mut text = String::from("region,quarter,rate\n");
+    for u in 0..8 {
+        for t in 0..24 {
+            if skip == Some((u, t)) {
+                continue;
+            }
+            let value = 40.0 + u as f64 + 0.1 * t as f64 + ((u * 7 + t * 3) % 5) as f64 * 0.2;
+            let value = if blank == Some((u, t)) {
+                String::new()
+            } else {
+                format!("{value}")
+            };
+            text.push_str(&format!("R{u},{},{value}\n", 2000 + t));
+            if duplicate && (u, t) == (5, 7) {
+                text.push_str(&format!("R{u},{},{value}\n", 2000 + t));
+            }
+        }
+    }
+    text
+}
+
+fn synth_config(method: &str, extra: &str) -> String {
+    format!(
+        "[data]\npath = \"d.csv\"\nunit = \"region\"\ntime = \"quarter\"\n[[evaluation]]\nname = \"sc\"\nmethod = \"{method}\"\noutcomes = [\"rate\"]\n[evaluation.{method}]\ntreated-units = [\"R3\"]\ntreatment-start = 2020\n{extra}"
+    )
+}
+
+#[test]
+fn synthetic_control_treated_unit_absent() {
+    let case = Case::new();
+    case.file("d.csv", &regional_csv(None, None, false));
+    case.file(
+        "c.toml",
+        &synth_config("sc", "").replace("[\"R3\"]", "[\"Atlantis\"]"),
+    );
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("treated unit `Atlantis` is not in the data"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("column `region`"), "{stderr}");
+}
+
+#[test]
+fn synthetic_control_donor_without_outcome_in_the_fit_window() {
+    for (skip, blank) in [(Some((5, 6)), None), (None, Some((5, 6)))] {
+        let case = Case::new();
+        case.file("d.csv", &regional_csv(skip, blank, false));
+        case.file("c.toml", &synth_config("sc", "conformal = false\n"));
+        let stderr = case.fails(&["--config", "c.toml"]);
+        assert!(
+            stderr.contains("unit `R5` has no outcome for period 2006"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("column `rate`, row"), "{stderr}");
+    }
+}
+
+#[test]
+fn synthetic_control_too_few_pre_periods_or_donors_for_the_inference() {
+    let case = Case::new();
+    case.file("d.csv", &regional_csv(None, None, false));
+    // 20 pre-periods give p ≥ 1/21: fine. 10 give p ≥ 1/11: no 95% conformal interval.
+    case.file(
+        "c.toml",
+        &synth_config("sc", "").replace("treatment-start = 2020", "treatment-start = 2010"),
+    );
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("too few for 95% conformal intervals"),
+        "{stderr}"
+    );
+    // Synthetic DiD: one pre-period.
+    case.file(
+        "c.toml",
+        &synth_config("sdid", "").replace("treatment-start = 2020", "treatment-start = 2001"),
+    );
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(stderr.contains("too few for synthetic weights"), "{stderr}");
+    // The jackknife with one treated unit.
+    case.file(
+        "c.toml",
+        &synth_config("sdid", "variance = \"jackknife\"\n"),
+    );
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("undefined with one treated unit"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn synthetic_control_predictor_window_outside_the_data_or_pre_period() {
+    let case = Case::new();
+    case.file("d.csv", &regional_csv(None, None, false));
+    let predictor = |from: u32, to: u32| {
+        synth_config(
+            "sc",
+            &format!(
+                "[[evaluation.sc.predictors]]\nvariable = \"rate\"\nfrom = {from}\nto = {to}\n"
+            ),
+        )
+    };
+    case.file("c.toml", &predictor(1990, 2005));
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("`1990` is not a period of the panel"),
+        "{stderr}"
+    );
+    case.file("c.toml", &predictor(2015, 2021));
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("outside the pre-treatment periods"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn synthetic_control_duplicate_unit_period() {
+    let case = Case::new();
+    case.file("d.csv", &regional_csv(None, None, true));
+    case.file("c.toml", &synth_config("sdid", ""));
+    let stderr = case.fails(&["--config", "c.toml"]);
+    assert!(
+        stderr.contains("are the same unit in the same period"),
+        "{stderr}"
+    );
+}
