@@ -88,8 +88,8 @@ fn random_order_is_reproducible_from_the_seed() {
     );
 }
 
-/// Difference-in-differences with the multiplier bootstrap (parallel draws) and the experiment
-/// and matching examples: identical output on 1 and 8 threads.
+/// Difference-in-differences with the multiplier bootstrap (parallel draws), the experiment and
+/// matching examples, and the synthetic-control family: identical output on 1 and 8 threads.
 #[test]
 fn identical_json_across_thread_counts_for_every_method() {
     let dir = tempfile::tempdir().expect("folder");
@@ -110,6 +110,10 @@ fn identical_json_across_thread_counts_for_every_method() {
         bootstrap_config,
         repo.join("examples/lalonde-experimental.toml"),
         repo.join("examples/lalonde-dw-psid.toml"),
+        // Placebo refits in parallel (synthetic DiD), and placebo-in-space, leave-one-out and
+        // conformal refits (classic synthetic control).
+        repo.join("examples/prop99-sdid.toml"),
+        repo.join("data-samples/regional-panel.toml"),
     ];
     for config in configs {
         let run = |threads: &str| {

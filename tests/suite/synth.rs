@@ -283,3 +283,82 @@ fn prop99_adh_weights_gap_and_placebo_rank_match_the_published_figures() {
         .collect();
     assert!(loo.len() >= 5 && loo.iter().all(|v| *v < -15.0), "{loo:?}");
 }
+
+/// Staggered adoption (as Stata `sdid`): one synthetic DiD per cohort against the never-treated,
+/// and their average weighted by treated unit-periods; each cohort's estimate near its true
+/// average effect.
+#[test]
+fn staggered_synthetic_did_averages_the_cohorts() {
+    let (records, truth) = cominev::simulate::staggered_panel(400, 8, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("panel.csv");
+    std::fs::write(&data, cominev::simulate::records_to_csv(&records)).unwrap();
+    let report = crate::util::run(&format!(
+        "[data]\npath = \"{}\"\nunit = \"unit\"\ntime = \"period\"\nfirst-treated = \"first_treated\"\n[[evaluation]]\nname = \"s\"\nmethod = \"sdid\"\noutcomes = [\"y\"]\n",
+        data.display()
+    ));
+    let cohorts: Vec<&cominev::report::ResultRow> = report
+        .results
+        .iter()
+        .filter(|r| r.target.starts_with("cohort:") && !r.target.contains(":period:"))
+        .collect();
+    assert_eq!(cohorts.len(), truth.cohort_sizes.len());
+    let mut weighted = 0.0;
+    let mut total = 0.0;
+    for row in &cohorts {
+        let g: usize = row.target["cohort:".len()..].parse().unwrap();
+        let post = 8 - g + 1;
+        let true_mean = (g..=8)
+            .map(|t| truth.att_gt[&format!("{g}:{t}")])
+            .sum::<f64>()
+            / post as f64;
+        let estimate = row.estimate.unwrap();
+        let se = row.std_error.unwrap();
+        assert!(
+            (estimate - true_mean).abs() < 4.0 * se,
+            "cohort {g}: {estimate} (SE {se}) vs true {true_mean}"
+        );
+        let w = (row.n_treated.unwrap() * post) as f64;
+        weighted += w * estimate;
+        total += w;
+    }
+    let overall = report
+        .results
+        .iter()
+        .find(|r| r.target == "overall")
+        .unwrap();
+    assert!((overall.estimate.unwrap() - weighted / total).abs() < 1e-12);
+}
+
+/// Several treated units in a classic synthetic control: one synthetic control each, and the
+/// average of their effects.
+#[test]
+fn several_treated_units_get_one_synthetic_control_each() {
+    let report = crate::util::run(&format!(
+        "[data]\npath = \"{}\"\nunit = \"state\"\ntime = \"year\"\n[[evaluation]]\nname = \"two\"\nmethod = \"sc\"\noutcomes = [\"packs_per_capita\"]\n[evaluation.sc]\ntreated-units = [\"California\", \"Utah\"]\ntreatment-start = 1989\nplacebo = false\nconformal = false\nleave-one-out = false\n",
+        repo("tests/fixtures/california_prop99.csv").display()
+    ));
+    assert_eq!(report.synthetic_controls.len(), 2);
+    let unit = |name: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.target == format!("unit:{name}:overall"))
+            .and_then(|r| r.estimate)
+            .unwrap()
+    };
+    let overall = report
+        .results
+        .iter()
+        .find(|r| r.target == "overall")
+        .unwrap();
+    assert_eq!(overall.n_treated, Some(2));
+    let mean = (unit("California") + unit("Utah")) / 2.0;
+    assert!((overall.estimate.unwrap() - mean).abs() < 1e-12);
+    // Utah is not a donor for California when both are treated.
+    assert!(report.synthetic_controls.iter().all(|s| {
+        s.donor_weights
+            .iter()
+            .all(|w| w.name != "Utah" && w.name != "California")
+    }));
+}
