@@ -124,6 +124,7 @@ fn print_warnings(report: &Report, quiet: bool) {
 
 pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
     crate::run::VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
+    crate::progress::QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     let plan = plan_from_args(args)?;
     if let Some(path) = &args.output {
         report::check_writable(path)?;

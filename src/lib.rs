@@ -17,6 +17,7 @@ pub mod linalg;
 pub mod ols;
 pub mod parallel;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod simulate;

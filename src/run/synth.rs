@@ -606,6 +606,7 @@ fn placebo_in_space(
     name: &str,
 ) -> Result<(PlaceboSection, ()), InputError> {
     let start = job.start;
+    let progress = crate::progress::Progress::new("placebos in space", job.donors.len());
     let fits: Vec<Result<(f64, f64), InputError>> = job
         .donors
         .par_iter()
@@ -627,6 +628,7 @@ fn placebo_in_space(
                 },
                 name,
             )?;
+            progress.tick();
             Ok((result.pre_mspe(start), result.post_mspe(start)))
         })
         .collect();

@@ -295,6 +295,14 @@ pub fn standard_error(
     } else {
         None
     };
+    let progress = crate::progress::Progress::new(
+        format!("{} refits", method.name()),
+        match method {
+            SdidVariance::Placebo if n1 == 1 => n0,
+            SdidVariance::Jackknife => n,
+            _ => replications,
+        },
+    );
     let draws: Vec<SdidFit> = match method {
         SdidVariance::Placebo => {
             if n0 <= n1 {
@@ -309,7 +317,9 @@ pub fn standard_error(
                     .map(|pseudo| {
                         let mut order: Vec<usize> = (0..n0).filter(|&i| i != pseudo).collect();
                         order.push(pseudo);
-                        placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref())
+                        let fit = placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref());
+                        progress.tick();
+                        fit
                     })
                     .collect();
                 let spread = |values: Vec<f64>| {
@@ -331,7 +341,9 @@ pub fn standard_error(
                     let mut rng = ChaCha8Rng::seed_from_u64(replicate_seed(seed, b));
                     let mut order: Vec<usize> = (0..n0).collect();
                     order.shuffle(&mut rng);
-                    placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref())
+                    let fit = placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref());
+                    progress.tick();
+                    fit
                 })
                 .collect()
         }
