@@ -17,6 +17,8 @@ mod determinism;
 mod did;
 #[path = "suite/formats.rs"]
 mod formats;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/published.rs"]
 mod published;
 #[path = "suite/r_matching.rs"]
