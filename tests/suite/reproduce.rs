@@ -13,6 +13,7 @@ fn published_examples_reproduce() {
             "examples/mpdta.toml",
             "examples/prop99-sdid.toml",
             "examples/prop99-adh.toml",
+            "data-samples/regional-panel.toml",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -24,7 +25,7 @@ fn published_examples_reproduce() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(stdout.matches(" pass").count(), 6 + 6 + 7, "{stdout}");
+    assert_eq!(stdout.matches(" pass").count(), 6 + 6 + 7 + 1, "{stdout}");
 }
 
 #[test]
