@@ -226,7 +226,8 @@ pub struct SimulateArgs {
     pub periods: Option<usize>,
     #[arg(long, default_value_t = crate::plan::DEFAULT_SEED)]
     pub seed: u64,
-    /// CSV file to write; the truths go to the same path with `.truth.json`.
+    /// File to write: CSV, or Parquet when the name ends in `.parquet`; the truths go to the same
+    /// path with `.truth.json`.
     #[arg(long, short = 'o')]
     pub output: PathBuf,
 }

@@ -382,7 +382,16 @@ pub fn simulate(args: &SimulateArgs) -> Result<u8, InputError> {
             )
         }
     };
-    report::write_atomically(&args.output, &csv)?;
+    let is_parquet = args
+        .output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq"));
+    let contents = if is_parquet {
+        crate::data::load::csv_to_parquet(&args.output, &csv)?
+    } else {
+        csv
+    };
+    report::write_atomically(&args.output, &contents)?;
     let truth = truth.expect("truths serialise");
     let mut text = serde_json::to_string_pretty(&truth).expect("truths serialise");
     text.push('\n');

@@ -51,6 +51,13 @@ pub fn estimate(plan: &RunPlan, threads: usize) -> Result<Report, InputError> {
     data::privacy::check(&table, &plan.identifiers)?;
     trace("loaded and hashed the data", started);
     let mut report = Report::new(Provenance::new(plan, &table, threads));
+    if plan.min_cell < crate::plan::DEFAULT_MIN_CELL {
+        report.warnings.push(format!(
+            "disclosure control lowered: min-cell = {} (default {}); results may describe very small groups",
+            plan.min_cell,
+            crate::plan::DEFAULT_MIN_CELL
+        ));
+    }
     for evaluation in &plan.evaluations {
         if let MethodPlan::Synth(synth_plan) = &evaluation.method {
             let output = synth::run_synth(plan, evaluation, synth_plan, &table)?;

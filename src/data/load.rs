@@ -207,6 +207,19 @@ pub fn hex(bytes: &[u8]) -> String {
 /// makes polars fail; we then re-read every column as text, so the value's row can be named.
 const INFER_SCHEMA_ROWS: usize = 10_000;
 
+/// CSV text (as `simulate` writes it) re-encoded as Parquet, for extracts delivered that way.
+pub fn csv_to_parquet(path: &Path, csv: &[u8]) -> Result<Vec<u8>, InputError> {
+    let mut frame = read_csv(path, csv, b',')?;
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .finish(&mut frame)
+        .map_err(|e| InputError::Unreadable {
+            path: path.to_path_buf(),
+            reason: format!("cannot encode Parquet: {e}"),
+        })?;
+    Ok(bytes)
+}
+
 fn read_csv(path: &Path, bytes: &[u8], delimiter: u8) -> Result<DataFrame, InputError> {
     if !structure_looks_fine(bytes, delimiter) {
         check_csv_structure(path, delimiter)?;

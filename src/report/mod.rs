@@ -185,6 +185,8 @@ pub struct Provenance {
     pub seed: u64,
     pub threads: usize,
     pub min_cell: usize,
+    /// True when the config lowered `min-cell` below the default (10): said in every manifest.
+    pub min_cell_lowered: bool,
     pub platform: String,
 }
 
@@ -204,6 +206,7 @@ impl Provenance {
             seed: plan.seed,
             threads,
             min_cell: plan.min_cell,
+            min_cell_lowered: plan.min_cell < crate::plan::DEFAULT_MIN_CELL,
             platform: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         }
     }

@@ -163,3 +163,41 @@ fn completions_man_page_and_default_config_are_generated() {
         );
     }
 }
+
+/// `simulate` writes Parquet when asked, and the estimates from it equal those from the CSV.
+#[test]
+fn simulate_writes_parquet_that_estimates_like_the_csv() {
+    let dir = tempfile::tempdir().expect("folder");
+    let mut estimates = Vec::new();
+    for name in ["p.csv", "p.parquet"] {
+        let out = assert_cmd::Command::cargo_bin("cominev")
+            .expect("binary")
+            .args([
+                "simulate",
+                "--design",
+                "regional-panel",
+                "--units",
+                "12",
+                "--output",
+                name,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0));
+        let report = crate::util::run(&format!(
+            "min-cell = 5\n[data]\npath = \"{}\"\nunit = \"unit\"\ntime = \"quarter\"\ntreatment = \"treated\"\n[[evaluation]]\nname = \"s\"\nmethod = \"sdid\"\noutcomes = [\"outcome\"]\n",
+            dir.path().join(name).display()
+        ));
+        // A lowered disclosure threshold is said in the manifest and in a warning.
+        assert!(report.provenance.min_cell_lowered);
+        assert!(report.warnings.iter().any(|w| w.contains("min-cell = 5")));
+        estimates.push(report.results[0].estimate.unwrap());
+    }
+    assert!(
+        std::fs::read(dir.path().join("p.parquet"))
+            .unwrap()
+            .starts_with(b"PAR1")
+    );
+    assert_eq!(estimates[0], estimates[1]);
+}
