@@ -99,9 +99,11 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         .step_by(DRAWS_PER_BLOCK)
         .map(|b| b..(b + DRAWS_PER_BLOCK).min(draws))
         .collect();
+    let progress = crate::progress::Progress::new("bootstrap blocks of 32 draws", blocks.len());
     let per_draw: Vec<Vec<f64>> = blocks
         .into_par_iter()
         .flat_map_iter(|block| {
+            progress.tick();
             let mut sums = vec![vec![0.0; k]; block.len()];
             for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
                 for (d, b) in block.clone().enumerate() {
