@@ -154,6 +154,10 @@ pub struct EstimateArgs {
     /// Write results here (atomically) instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Also draw the synthetic controls (treated against synthetic over time) and the DiD event
+    /// studies (effect by periods since adoption, with intervals) into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// Worker threads (default: all cores). Results are identical for any value.
     #[arg(long)]
     pub threads: Option<usize>,

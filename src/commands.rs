@@ -126,7 +126,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
     crate::run::VERBOSE.store(args.verbose, std::sync::atomic::Ordering::Relaxed);
     crate::progress::QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     let plan = plan_from_args(args)?;
-    if let Some(path) = &args.output {
+    for path in args.output.iter().chain(args.plot.iter()) {
         report::check_writable(path)?;
     }
     let threads = configure_threads(args.threads);
@@ -150,6 +150,15 @@ pub fn estimate(args: &EstimateArgs) -> Result<u8, InputError> {
         None => Format::Json,
     };
     let text = render(&report, format);
+    if let Some(path) = &args.plot {
+        match report::plot::svg(&report) {
+            Some(svg) => report::write_atomically(path, svg.as_bytes())?,
+            None => eprintln!(
+                "note: nothing to plot (plots show synthetic controls and DiD event studies); {} not written",
+                path.display()
+            ),
+        }
+    }
     match &args.output {
         Some(path) => report::write_atomically(path, text.as_bytes())?,
         None => emit(text.as_bytes()),

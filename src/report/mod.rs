@@ -5,6 +5,7 @@
 //! renamed, so a failed or interrupted run never leaves a half-written result.
 
 pub mod format;
+pub mod plot;
 
 use crate::data::{CrossSection, Table};
 use crate::diagnostics::BalanceRow;
@@ -240,6 +241,10 @@ pub struct SynthSection {
     pub predictors: Vec<PredictorBalance>,
     /// Root mean squared gap over the pre-period.
     pub pre_rmspe: f64,
+    /// Every period: the treated outcome (mean over treated units) and the weighted donors'
+    /// (for synthetic DiD, before its intercept: the gap is then compared with the λ-weighted
+    /// pre-period gap). For plots of treated against synthetic.
+    pub path: Vec<PathPoint>,
     /// Every weight solve converged (synthdid's solver stops at 10,000 steps, as the reference).
     pub converged: bool,
     /// Synthetic DiD's unit-weight regularisation ζ and noise level.
@@ -247,6 +252,13 @@ pub struct SynthSection {
     pub zeta_omega: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise_level: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathPoint {
+    pub period: String,
+    pub treated: f64,
+    pub synthetic: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

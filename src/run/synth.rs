@@ -18,7 +18,7 @@ use crate::estimators::synth::sdid::{self, SdidKind};
 use crate::inference;
 use crate::plan::{ClassicScPlan, EvaluationPlan, RunPlan, SynthEstimator, SynthPlan};
 use crate::report::{
-    NamedWeight, PlaceboSection, PlaceboUnit, PredictorBalance, ResultRow, SynthSection,
+    NamedWeight, PathPoint, PlaceboSection, PlaceboUnit, PredictorBalance, ResultRow, SynthSection,
 };
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -328,6 +328,23 @@ fn fit_classic(
     })
 }
 
+/// Treated (mean) and synthetic (ω-weighted donors) outcome in every period; rows of `matrix`:
+/// `n0` donors, then the treated units.
+fn path(panel: &Panel, matrix: ArrayView2<f64>, omega: &[f64], n0: usize) -> Vec<PathPoint> {
+    let gaps = gaps(matrix, omega, n0);
+    let n1 = (matrix.nrows() - n0) as f64;
+    (0..panel.periods.len())
+        .map(|t| {
+            let treated = (n0..matrix.nrows()).map(|i| matrix[[i, t]]).sum::<f64>() / n1;
+            PathPoint {
+                period: panel.periods[t].clone(),
+                treated,
+                synthetic: treated - gaps[t],
+            }
+        })
+        .collect()
+}
+
 /// Rows `donors` then `treated` of the units × periods matrix.
 fn panel_rows(y: ArrayView2<f64>, donors: &[usize], treated: usize) -> Array2<f64> {
     let mut rows = donors.to_vec();
@@ -571,6 +588,12 @@ fn run_classic(
                 })
                 .collect(),
             pre_rmspe: main.pre_mspe(start).sqrt(),
+            path: path(
+                panel,
+                panel_rows(y, donors, unit).view(),
+                &main.fit.weights,
+                donors.len(),
+            ),
             converged: main.fit.converged,
             zeta_omega: None,
             noise_level: None,
@@ -843,6 +866,7 @@ fn run_sdid(
             predictors: Vec::new(),
             pre_rmspe: (pre_gaps.iter().map(|g| (g - centre).powi(2)).sum::<f64>() / start as f64)
                 .sqrt(),
+            path: path(panel, matrix.view(), &fit.omega, n0),
             converged: fit.converged,
             zeta_omega: (kind == SdidKind::Sdid).then_some(options.zeta_omega),
             noise_level: Some(options.noise_level),

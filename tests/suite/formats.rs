@@ -201,3 +201,49 @@ fn simulate_writes_parquet_that_estimates_like_the_csv() {
     );
     assert_eq!(estimates[0], estimates[1]);
 }
+
+/// `--plot`: an SVG with the treated and synthetic paths of every synthetic control and the event
+/// study of every DiD evaluation; nothing written when there is nothing to plot.
+#[test]
+fn plot_draws_synthetic_controls_and_event_studies() {
+    let dir = tempfile::tempdir().expect("folder");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cases = [
+        (
+            "data-samples/regional-panel.toml",
+            Some(("Calabria and its synthetic control", 2 * 2)),
+        ),
+        (
+            "examples/mpdta.toml",
+            Some(("effect by periods since adoption", 1)),
+        ),
+        ("examples/lalonde-experimental.toml", None),
+    ];
+    for (config, expected) in cases {
+        let plot = dir.path().join("plot.svg");
+        let _ = std::fs::remove_file(&plot);
+        let out = assert_cmd::Command::cargo_bin("cominev")
+            .expect("binary")
+            .args(["estimate", "-q", "--format", "json", "--config"])
+            .arg(repo.join(config))
+            .arg("--plot")
+            .arg(&plot)
+            .output()
+            .expect("runs");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        match expected {
+            Some((title, polylines)) => {
+                let svg = std::fs::read_to_string(&plot).expect("plot written");
+                assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+                assert!(svg.contains(title), "{config}");
+                assert_eq!(svg.matches("<polyline").count(), polylines, "{config}");
+            }
+            None => assert!(!plot.exists(), "{config}: nothing to plot, no file"),
+        }
+    }
+}
