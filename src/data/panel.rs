@@ -419,7 +419,11 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                                 period_labels[p]
                             )
                         },
-                        "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning",
+                        if spec.unit_labels {
+                            "complete the panel (a synthetic control needs every unit's outcome in every period), or remove that unit's rows from the extract"
+                        } else {
+                            "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning"
+                        },
                     ));
                 }
                 keep[unit] = false;
