@@ -448,7 +448,7 @@ fn run_classic(
             overall.p_value = Some(interval.p_value);
             inference_parts.push("conformal (CWZ 2021, collapsed post period)".to_string());
         }
-        if let Some((section, _)) = &placebo {
+        if let Some(section) = &placebo {
             overall.p_value = Some(section.p_value);
             inference_parts.push(format!(
                 "placebo-in-space p (rank {} of {})",
@@ -598,7 +598,7 @@ fn run_classic(
             zeta_omega: None,
             noise_level: None,
         });
-        if let Some((mut section, _)) = placebo {
+        if let Some(mut section) = placebo {
             section.outcome = outcome.into();
             output.placebos.push(section);
         }
@@ -627,7 +627,7 @@ fn placebo_in_space(
     job: &ClassicJob,
     main: &ClassicResult,
     name: &str,
-) -> Result<(PlaceboSection, ()), InputError> {
+) -> Result<PlaceboSection, InputError> {
     let start = job.start;
     let progress = crate::progress::Progress::new("placebos in space", job.donors.len());
     let fits: Vec<Result<(f64, f64), InputError>> = job
@@ -679,20 +679,17 @@ fn placebo_in_space(
     }
     let compared: Vec<&PlaceboUnit> = units.iter().filter(|u| u.included).collect();
     let rank = compared.iter().filter(|u| u.ratio >= treated_ratio).count();
-    Ok((
-        PlaceboSection {
-            evaluation: name.into(),
-            outcome: String::new(),
-            treated: units[0].unit.clone(),
-            ratio: treated_ratio,
-            rank,
-            n_compared: compared.len(),
-            p_value: rank as f64 / compared.len() as f64,
-            mspe_cutoff: settings.placebo_mspe_cutoff,
-            units,
-        },
-        (),
-    ))
+    Ok(PlaceboSection {
+        evaluation: name.into(),
+        outcome: String::new(),
+        treated: units[0].unit.clone(),
+        ratio: treated_ratio,
+        rank,
+        n_compared: compared.len(),
+        p_value: rank as f64 / compared.len() as f64,
+        mspe_cutoff: settings.placebo_mspe_cutoff,
+        units,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -362,3 +362,41 @@ fn several_treated_units_get_one_synthetic_control_each() {
             .all(|w| w.name != "Utah" && w.name != "California")
     }));
 }
+
+/// Several treated units: the placebo, bootstrap and jackknife standard errors are all defined
+/// and agree in size (each estimates the same sampling spread), and the estimate is near the truth.
+#[test]
+fn sdid_standard_errors_agree_in_size_with_several_treated_units() {
+    let (records, truth) = cominev::simulate::regional_panel(100, 24, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("panel.csv");
+    std::fs::write(&data, cominev::simulate::records_to_csv(&records)).unwrap();
+    let mut ses = Vec::new();
+    for variance in ["placebo", "bootstrap", "jackknife"] {
+        let report = crate::util::run(&format!(
+            "[data]\npath = \"{}\"\nunit = \"unit\"\ntime = \"quarter\"\ntreatment = \"treated\"\n[[evaluation]]\nname = \"s\"\nmethod = \"sdid\"\noutcomes = [\"outcome\"]\n[evaluation.sdid]\nvariance = \"{variance}\"\nreplications = 100\n",
+            data.display()
+        ));
+        let row = report
+            .results
+            .iter()
+            .find(|r| r.target == "overall")
+            .unwrap();
+        assert_eq!(row.n_treated, Some(10));
+        let (estimate, se) = (row.estimate.unwrap(), row.std_error.unwrap());
+        assert!(se > 0.0 && se.is_finite(), "{variance}: {se}");
+        assert!(
+            (estimate - truth.average_effect).abs() < 4.0 * se,
+            "{variance}: {estimate} ± {se} vs {}",
+            truth.average_effect
+        );
+        ses.push(se);
+    }
+    let (low, high) = ses
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(l, h), s| (l.min(*s), h.max(*s)));
+    assert!(
+        high / low < 2.0,
+        "placebo, bootstrap, jackknife SEs {ses:?}"
+    );
+}

@@ -369,6 +369,7 @@ pub fn standard_error(
                     let controls = rows.iter().filter(|&&r| r < n0).count();
                     let start: Vec<f64> =
                         rows[..controls].iter().map(|&i| fitted.omega[i]).collect();
+                    progress.tick();
                     fit(
                         y.select(Axis(0), &rows).view(),
                         controls,
@@ -403,6 +404,7 @@ pub fn standard_error(
                     let controls = rows.iter().filter(|&&r| r < n0).count();
                     let start: Vec<f64> =
                         rows[..controls].iter().map(|&i| fitted.omega[i]).collect();
+                    progress.tick();
                     fit(
                         y.select(Axis(0), &rows).view(),
                         controls,
