@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[command(
     name = "cominev",
     version,
-    about = "Counterfactual impact evaluation: propensity-score matching and difference-in-differences",
+    about = "Counterfactual impact evaluation: propensity-score matching, difference-in-differences, synthetic control and synthetic DiD",
     long_about = "cominev estimates the effect of an intervention from beneficiary and comparison-group records.\n\
 Results go to stdout (or --output), logs and warnings to stderr.\n\n\
 Exit codes: 0 ok; 2 usage, config or data error (nothing estimated, nothing written); \
@@ -25,14 +25,15 @@ pub enum Command {
 cominev estimate --config data-samples/integration.toml\n  \
 cominev estimate --config examples/lalonde-psid.toml --format json --output results.json\n  \
 cominev estimate --data records.csv --treatment treated --outcome employed_12m \\\n      \
---covariates age,female,years_in_italy,region --replace true --ratio 4")]
+--covariates age,female,years_in_italy,region --replace true --ratio 4\n  \
+cominev estimate --config data-samples/regional-panel.toml --format table --plot sc.svg")]
     Estimate(EstimateArgs),
     /// Check config and data without estimating.
     #[command(after_help = "Example:\n  cominev validate --config data-samples/integration.toml")]
     Validate(EstimateArgs),
     /// Run configs holding [[expect]] blocks; exit 4 when a result is outside its tolerance.
     #[command(
-        after_help = "Example:\n  cominev reproduce examples/lalonde-experimental.toml examples/lalonde-psid.toml"
+        after_help = "Examples:\n  cominev reproduce examples/lalonde-experimental.toml examples/lalonde-psid.toml\n  cominev reproduce examples/*.toml"
     )]
     Reproduce(ReproduceArgs),
     /// Run many configs (files, folders of *.toml) in one run; one combined JSON; exit 3 if any failed.
@@ -45,7 +46,7 @@ cominev merge shard*.json --output all.json")]
     Merge(MergeArgs),
     /// Write synthetic records with known true effects (CSV) and a JSON sidecar of the truths.
     #[command(
-        after_help = "Example:\n  cominev simulate --rows 20000 --seed 20261126 --output data-samples/integration.csv"
+        after_help = "Examples:\n  cominev simulate --rows 20000 --seed 20261126 --output data-samples/integration.csv\n  cominev simulate --design panel --units 1000 --periods 8 --output panel.parquet\n  cominev simulate --design regional-panel --units 20 --periods 40 --output regions.csv"
     )]
     Simulate(SimulateArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -89,6 +90,15 @@ pub struct EstimateArgs {
     /// 0/1 treatment column.
     #[arg(long)]
     pub treatment: Option<String>,
+    /// Panels: the unit identifier column.
+    #[arg(long)]
+    pub unit: Option<String>,
+    /// Panels: the period column (integers, `2025Q3` quarters or ISO dates).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Staggered panels: the first treated period column (0 = never treated).
+    #[arg(long)]
+    pub first_treated: Option<String>,
     /// Column whose values split the beneficiaries into interventions.
     #[arg(long)]
     pub intervention: Option<String>,

@@ -37,6 +37,9 @@ fn apply_flags(config: &mut ConfigFile, args: &EstimateArgs) -> Result<(), Input
         data.path = Some(absolute.to_string_lossy().into_owned());
     }
     set(&mut data.treatment, &args.treatment);
+    set(&mut data.unit, &args.unit);
+    set(&mut data.time, &args.time);
+    set(&mut data.first_treated, &args.first_treated);
     set(&mut data.intervention, &args.intervention);
     set(&mut data.missing, &args.missing);
     set(&mut data.delimiter, &args.delimiter);

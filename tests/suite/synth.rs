@@ -400,3 +400,53 @@ fn sdid_standard_errors_agree_in_size_with_several_treated_units() {
         "placebo, bootstrap, jackknife SEs {ses:?}"
     );
 }
+
+/// Panels from flags alone (`--unit`, `--time`, `--treatment`, `--method`), as from a config.
+#[test]
+fn panel_methods_run_from_command_line_flags() {
+    let out = assert_cmd::Command::cargo_bin("cominev")
+        .expect("binary")
+        .args([
+            "estimate",
+            "-q",
+            "--format",
+            "json",
+            "--data",
+            "data-samples/regional-panel.csv",
+            "--method",
+            "sdid",
+            "--unit",
+            "unit",
+            "--time",
+            "quarter",
+            "--treatment",
+            "treated",
+            "--outcome",
+            "outcome",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let from_flags = json["results"][0]["estimate"].as_f64().unwrap();
+    let text = std::fs::read_to_string(repo("data-samples/regional-panel.toml"))
+        .unwrap()
+        .replace(
+            "regional-panel.csv",
+            &repo("data-samples/regional-panel.csv").to_string_lossy(),
+        );
+    let report = crate::util::run(&text);
+    let from_config = report
+        .results
+        .iter()
+        .find(|r| r.evaluation == "one-stop-centres-sdid" && r.target == "overall")
+        .and_then(|r| r.estimate)
+        .unwrap();
+    assert_eq!(from_flags, from_config);
+}
