@@ -46,6 +46,21 @@ fn mutated(base: &'static str) -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A small regional panel (6 regions × 22 years) for the synthetic-control targets.
+fn regional_csv() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = String::from("region,year,rate\n");
+        for u in 0..6 {
+            for t in 0..22 {
+                let value = 40.0 + u as f64 + 0.1 * t as f64 + ((u * 7 + t * 3) % 5) as f64 * 0.2;
+                text.push_str(&format!("R{u},{},{value}\n", 2000 + t));
+            }
+        }
+        text
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
@@ -74,6 +89,21 @@ proptest! {
             if let Ok(config) = toml::from_str::<cominev::config::ConfigFile>(&text) {
                 let _ = cominev::plan::plan(&config, None);
             }
+        }
+    }
+
+    #[test]
+    fn synthetic_control_never_panics_on_mutated_panels(bytes in mutated(regional_csv()), sdid in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let data = write(dir.path(), "d.csv", &bytes);
+        let method = if sdid { "sdid" } else { "sc" };
+        let text = format!(
+            "[data]\npath = \"{}\"\nunit = \"region\"\ntime = \"year\"\n[[evaluation]]\nname = \"e\"\nmethod = \"{method}\"\noutcomes = [\"rate\"]\n[evaluation.{method}]\ntreated-units = [\"R2\"]\ntreatment-start = 2020\n",
+            data.display()
+        );
+        let config: cominev::config::ConfigFile = toml::from_str(&text).unwrap();
+        if let Ok(plan) = cominev::plan::plan(&config, None) {
+            let _ = cominev::run::estimate(&plan, 1);
         }
     }
 
