@@ -158,6 +158,14 @@ fn config_error(
     }
 }
 
+fn no_intervention_split(path: &Option<PathBuf>, evaluation: &str, what: &str) -> InputError {
+    config_error(
+        path,
+        format!("evaluation `{evaluation}`: {what} with an `intervention` split is not available"),
+        "remove `intervention`, or evaluate each intervention in its own config",
+    )
+}
+
 fn choice<T: Copy>(
     path: &Option<PathBuf>,
     key: &str,
@@ -272,6 +280,17 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
         evaluations.push(evaluation);
     }
     for evaluation in &evaluations {
+        let panel = matches!(evaluation.method, MethodPlan::Did(_) | MethodPlan::Synth(_));
+        if panel && (data.unit.is_none() || data.time.is_none()) {
+            return Err(config_error(
+                &path,
+                format!(
+                    "evaluation `{}` needs a panel: `unit` and `time` columns",
+                    evaluation.name
+                ),
+                "set `unit` and `time` in [data]",
+            ));
+        }
         match &evaluation.method {
             MethodPlan::TwoByTwo {
                 weights_from: Some(source),
@@ -303,13 +322,10 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
                     ));
                 }
                 if data.intervention.is_some() {
-                    return Err(config_error(
+                    return Err(no_intervention_split(
                         &path,
-                        format!(
-                            "evaluation `{}`: matched DiD with an `intervention` split is not available",
-                            evaluation.name
-                        ),
-                        "remove `intervention`, or evaluate each intervention in its own config",
+                        &evaluation.name,
+                        "matched DiD",
                     ));
                 }
             }
@@ -326,16 +342,6 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
                 }
             }
             MethodPlan::Synth(synth) => {
-                if data.unit.is_none() || data.time.is_none() {
-                    return Err(config_error(
-                        &path,
-                        format!(
-                            "evaluation `{}` needs a panel: `unit` and `time` columns",
-                            evaluation.name
-                        ),
-                        "set `unit` and `time` in [data]",
-                    ));
-                }
                 if synth.treated_units.is_empty()
                     && data.first_treated.is_none()
                     && treatment.is_none()
@@ -350,27 +356,14 @@ pub fn plan(config: &ConfigFile, config_path: Option<&Path>) -> Result<RunPlan, 
                     ));
                 }
                 if data.intervention.is_some() {
-                    return Err(config_error(
+                    return Err(no_intervention_split(
                         &path,
-                        format!(
-                            "evaluation `{}`: synthetic control with an `intervention` split is not available",
-                            evaluation.name
-                        ),
-                        "remove `intervention`, or evaluate each intervention in its own config",
+                        &evaluation.name,
+                        "synthetic control",
                     ));
                 }
             }
             MethodPlan::Did(_) => {
-                if data.unit.is_none() || data.time.is_none() {
-                    return Err(config_error(
-                        &path,
-                        format!(
-                            "evaluation `{}` needs a panel: `unit` and `time` columns",
-                            evaluation.name
-                        ),
-                        "set `unit` and `time` in [data]",
-                    ));
-                }
                 if data.first_treated.is_none() && treatment.is_none() {
                     return Err(config_error(
                         &path,

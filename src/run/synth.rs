@@ -345,6 +345,21 @@ fn path(panel: &Panel, matrix: ArrayView2<f64>, omega: &[f64], n0: usize) -> Vec
         .collect()
 }
 
+/// Donors with a weight above `floor`, by label, largest first.
+fn named_weights(panel: &Panel, donors: &[usize], weights: &[f64], floor: f64) -> Vec<NamedWeight> {
+    let mut named: Vec<NamedWeight> = donors
+        .iter()
+        .zip(weights)
+        .filter(|(_, w)| **w > floor)
+        .map(|(&d, &w)| NamedWeight {
+            name: panel.unit_labels[d].clone(),
+            weight: w,
+        })
+        .collect();
+    named.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    named
+}
+
 /// Rows `donors` then `treated` of the units × periods matrix.
 fn panel_rows(y: ArrayView2<f64>, donors: &[usize], treated: usize) -> Array2<f64> {
     let mut rows = donors.to_vec();
@@ -552,16 +567,7 @@ fn run_classic(
                 }
             }
         }
-        let mut donor_weights: Vec<NamedWeight> = donors
-            .iter()
-            .zip(&main.fit.weights)
-            .filter(|(_, w)| **w > WEIGHT_FLOOR)
-            .map(|(&d, &w)| NamedWeight {
-                name: panel.unit_labels[d].clone(),
-                weight: w,
-            })
-            .collect();
-        donor_weights.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        let donor_weights = named_weights(panel, donors, &main.fit.weights, WEIGHT_FLOOR);
         let v = if main.fit.v.is_empty() {
             vec![f64::NAN; main.predictors.len()]
         } else {
@@ -825,16 +831,7 @@ fn run_sdid(
         }
         let t1 = panel.periods.len() - start;
         estimates.push((fit.estimate, overall_se, (members.len() * t1) as f64));
-        let mut donor_weights: Vec<NamedWeight> = donors
-            .iter()
-            .zip(&fit.omega)
-            .filter(|(_, w)| **w > 0.0)
-            .map(|(&d, &w)| NamedWeight {
-                name: panel.unit_labels[d].clone(),
-                weight: w,
-            })
-            .collect();
-        donor_weights.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        let donor_weights = named_weights(panel, donors, &fit.omega, 0.0);
         let pre_gaps = &gaps(matrix.view(), &fit.omega, n0)[..start];
         let mean_gap = pre_gaps.iter().sum::<f64>() / start as f64;
         // SDID's intercept absorbs a constant pre-period gap: measure the fit around it.

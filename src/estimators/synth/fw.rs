@@ -38,10 +38,12 @@ pub struct GramView<'a> {
 /// AᵀA of A = `m`'s first k columns (centred over rows when `intercept`), in standard layout;
 /// `None` when k exceeds the size kept in memory.
 pub fn gram_matrix(m: ArrayView2<f64>, k: usize, intercept: bool) -> Option<Array2<f64>> {
-    if k > FULL_GRAM_MAX {
-        return None;
-    }
-    let mut a = m.slice(ndarray::s![.., ..k]).to_owned();
+    (k <= FULL_GRAM_MAX).then(|| gram_of(&centred(m, k, intercept)))
+}
+
+/// The first `columns` columns of `m`, each centred over the rows when `intercept`.
+fn centred(m: ArrayView2<f64>, columns: usize, intercept: bool) -> Array2<f64> {
+    let mut a = m.slice(ndarray::s![.., ..columns]).to_owned();
     if intercept {
         let n = a.nrows() as f64;
         for mut column in a.columns_mut() {
@@ -49,7 +51,12 @@ pub fn gram_matrix(m: ArrayView2<f64>, k: usize, intercept: bool) -> Option<Arra
             column.mapv_inplace(|v| v - mean);
         }
     }
-    Some(a.t().dot(&a).as_standard_layout().into_owned())
+    a
+}
+
+/// AᵀA in standard layout, so that every row (= column) is contiguous.
+fn gram_of(a: &Array2<f64>) -> Array2<f64> {
+    a.t().dot(a).as_standard_layout().into_owned()
 }
 
 /// Columns of AᵀA for a row-major A (n × k).
@@ -104,16 +111,9 @@ pub fn simplex_fw(
 ) -> FwResult {
     let (n, cols) = m.dim();
     let k = cols - 1;
-    let mut a: Array2<f64> = m.slice(ndarray::s![.., ..k]).to_owned();
-    let mut b: Vec<f64> = m.column(k).to_vec();
-    if intercept {
-        for mut column in a.columns_mut() {
-            let mean = column.sum() / n as f64;
-            column.mapv_inplace(|v| v - mean);
-        }
-        let mean = b.iter().sum::<f64>() / n as f64;
-        b.iter_mut().for_each(|v| *v -= mean);
-    }
+    let centred_m = centred(m, cols, intercept);
+    let a: Array2<f64> = centred_m.slice(ndarray::s![.., ..k]).to_owned();
+    let b: Vec<f64> = centred_m.column(k).to_vec();
     let eta = n as f64 * zeta * zeta;
     let mut x: Vec<f64> = match start {
         Some(s) => s.to_vec(),
@@ -136,16 +136,15 @@ pub fn simplex_fw(
     let owned;
     let mut gram = match gram {
         Some(view) => Gram::View(view),
-        None => match gram_matrix(m, k, intercept) {
-            Some(full) => {
-                owned = full;
-                Gram::View(GramView {
-                    full: &owned,
-                    index: None,
-                })
-            }
-            None => Gram::Lazy(vec![None; k]),
-        },
+        // Formed from the A already centred here, not from `m` again.
+        None if k <= FULL_GRAM_MAX => {
+            owned = gram_of(&a);
+            Gram::View(GramView {
+                full: &owned,
+                index: None,
+            })
+        }
+        None => Gram::Lazy(vec![None; k]),
     };
     let fit_value = |ax: &[f64]| -> f64 {
         ax.iter()

@@ -188,7 +188,7 @@ pub fn fit(
 }
 
 /// The comparison units' Gram matrix for the unit-weight problem (their centred pre-period
-/// paths), computed once and shared by every placebo or bootstrap refit.
+/// paths), computed once and shared by every placebo refit.
 pub fn control_gram(
     y: ArrayView2<f64>,
     n0: usize,
@@ -303,7 +303,8 @@ pub fn standard_error(
             _ => replications,
         },
     );
-    let draws: Vec<SdidFit> = match method {
+    // Refits, and how their sum of squared deviations (and count) becomes a variance.
+    let (fits, variance): (Vec<SdidFit>, fn(f64, f64) -> f64) = match method {
         SdidVariance::Placebo => {
             if n0 <= n1 {
                 return undefined("placebo SEs need more comparison units than treated units");
@@ -312,7 +313,7 @@ pub fn standard_error(
                 // Every comparison unit once as the pseudo-treated: the whole placebo
                 // distribution, so no random draws (and no finite-population shrinkage: the SD
                 // uses N0 − 1).
-                let fits: Vec<SdidFit> = (0..n0)
+                let fits = (0..n0)
                     .into_par_iter()
                     .map(|pseudo| {
                         let mut order: Vec<usize> = (0..n0).filter(|&i| i != pseudo).collect();
@@ -322,36 +323,27 @@ pub fn standard_error(
                         fit
                     })
                     .collect();
-                let spread = |values: Vec<f64>| {
-                    let n = values.len() as f64;
-                    let mean = values.iter().sum::<f64>() / n;
-                    (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)).sqrt()
-                };
-                return SdidSe {
-                    overall: Ok(spread(fits.iter().map(|f| f.estimate).collect())),
-                    curve: (0..t1)
-                        .map(|k| spread(fits.iter().map(|f| f.curve[k]).collect()))
-                        .collect(),
-                    replications: n0,
-                };
+                (fits, |squares, count| squares / (count - 1.0))
+            } else {
+                let fits = (0..replications)
+                    .into_par_iter()
+                    .map(|b| {
+                        let mut rng = ChaCha8Rng::seed_from_u64(replicate_seed(seed, b));
+                        let mut order: Vec<usize> = (0..n0).collect();
+                        order.shuffle(&mut rng);
+                        let fit = placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref());
+                        progress.tick();
+                        fit
+                    })
+                    .collect();
+                (fits, |squares, count| squares / count)
             }
-            (0..replications)
-                .into_par_iter()
-                .map(|b| {
-                    let mut rng = ChaCha8Rng::seed_from_u64(replicate_seed(seed, b));
-                    let mut order: Vec<usize> = (0..n0).collect();
-                    order.shuffle(&mut rng);
-                    let fit = placebo_fit_with(y, n0, t0, fitted, o, &order, gram.as_ref());
-                    progress.tick();
-                    fit
-                })
-                .collect()
         }
         SdidVariance::Bootstrap => {
             if n1 == 1 {
                 return undefined("the bootstrap needs several treated units; use the placebo");
             }
-            (0..replications)
+            let fits = (0..replications)
                 .into_par_iter()
                 .map(|b| {
                     let mut rng = ChaCha8Rng::seed_from_u64(replicate_seed(seed, b));
@@ -366,20 +358,11 @@ pub fn standard_error(
                             break rows;
                         }
                     };
-                    let controls = rows.iter().filter(|&&r| r < n0).count();
-                    let start: Vec<f64> =
-                        rows[..controls].iter().map(|&i| fitted.omega[i]).collect();
                     progress.tick();
-                    fit(
-                        y.select(Axis(0), &rows).view(),
-                        controls,
-                        t0,
-                        Some(&normalise(&start)),
-                        Some(&fitted.lambda),
-                        o,
-                    )
+                    refit_on_rows(y, &rows, n0, t0, fitted, o)
                 })
-                .collect()
+                .collect();
+            (fits, |squares, count| squares / count)
         }
         SdidVariance::Jackknife => {
             if n1 == 1 {
@@ -397,50 +380,52 @@ pub fn standard_error(
                 update_lambda: false,
                 ..o.clone()
             };
-            let fits: Vec<SdidFit> = (0..n)
+            let fits = (0..n)
                 .into_par_iter()
                 .map(|left_out| {
                     let rows: Vec<usize> = (0..n).filter(|&r| r != left_out).collect();
-                    let controls = rows.iter().filter(|&&r| r < n0).count();
-                    let start: Vec<f64> =
-                        rows[..controls].iter().map(|&i| fitted.omega[i]).collect();
                     progress.tick();
-                    fit(
-                        y.select(Axis(0), &rows).view(),
-                        controls,
-                        t0,
-                        Some(&normalise(&start)),
-                        Some(&fitted.lambda),
-                        &fixed,
-                    )
+                    refit_on_rows(y, &rows, n0, t0, fitted, &fixed)
                 })
                 .collect();
-            let scale = (n as f64 - 1.0) / n as f64;
-            let spread = |values: Vec<f64>| {
-                let mean = values.iter().sum::<f64>() / values.len() as f64;
-                (scale * values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()).sqrt()
-            };
-            return SdidSe {
-                overall: Ok(spread(fits.iter().map(|f| f.estimate).collect())),
-                curve: (0..t1)
-                    .map(|k| spread(fits.iter().map(|f| f.curve[k]).collect()))
-                    .collect(),
-                replications: n,
-            };
+            (fits, |squares, count| (count - 1.0) / count * squares)
         }
     };
     let spread = |values: Vec<f64>| {
-        let r = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / r;
-        (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / r).sqrt()
+        let count = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / count;
+        let squares = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>();
+        variance(squares, count).sqrt()
     };
     SdidSe {
-        overall: Ok(spread(draws.iter().map(|f| f.estimate).collect())),
+        overall: Ok(spread(fits.iter().map(|f| f.estimate).collect())),
         curve: (0..t1)
-            .map(|k| spread(draws.iter().map(|f| f.curve[k]).collect()))
+            .map(|k| spread(fits.iter().map(|f| f.curve[k]).collect()))
             .collect(),
-        replications,
+        replications: fits.len(),
     }
+}
+
+/// A refit on a selection of rows (sorted: comparison units first), starting from the fitted
+/// weights restricted to the selected comparison units.
+fn refit_on_rows(
+    y: ArrayView2<f64>,
+    rows: &[usize],
+    n0: usize,
+    t0: usize,
+    fitted: &SdidFit,
+    o: &SdidOptions,
+) -> SdidFit {
+    let controls = rows.iter().filter(|&&r| r < n0).count();
+    let start: Vec<f64> = rows[..controls].iter().map(|&i| fitted.omega[i]).collect();
+    fit(
+        y.select(Axis(0), rows).view(),
+        controls,
+        t0,
+        Some(&normalise(&start)),
+        Some(&fitted.lambda),
+        o,
+    )
 }
 
 /// One placebo draw: `order` is a permutation of the comparison units; its last N1 play the
