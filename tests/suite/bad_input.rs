@@ -334,12 +334,7 @@ fn missing_values_are_dropped_with_a_count_or_refused() {
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::assert_success(&out);
     assert!(
         stdout.contains("dropped 1 of 12 rows with missing values (1 missing in `x`)"),
         "{stdout}"
@@ -435,12 +430,7 @@ fn undeclared_direct_identifiers_stop_the_run() {
         .current_dir(case.dir.path())
         .output()
         .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::assert_success(&out);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("RSSMRA"));
 }
 

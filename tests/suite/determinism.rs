@@ -19,12 +19,7 @@ fn json(threads: &str) -> String {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::assert_success(&out);
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 
@@ -72,12 +67,7 @@ fn random_order_is_reproducible_from_the_seed() {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .output()
             .expect("runs");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::util::assert_success(&out);
         String::from_utf8(out.stdout).expect("UTF-8")
     };
     assert_eq!(run("7"), run("7"));
@@ -131,12 +121,7 @@ fn identical_json_across_thread_counts_for_every_method() {
                 .arg(&config)
                 .output()
                 .expect("runs");
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::util::assert_success(&out);
             let text = String::from_utf8(out.stdout).expect("UTF-8");
             text.lines()
                 .filter(|l| !l.trim_start().starts_with("\"threads\":"))

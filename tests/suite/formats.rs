@@ -230,12 +230,7 @@ fn plot_draws_synthetic_controls_and_event_studies() {
             .arg(&plot)
             .output()
             .expect("runs");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::util::assert_success(&out);
         match expected {
             Some((title, polylines)) => {
                 let svg = std::fs::read_to_string(&plot).expect("plot written");

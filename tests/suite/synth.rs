@@ -38,6 +38,20 @@ fn prop99() -> Prop99 {
     Prop99 { y, units }
 }
 
+/// The estimator's fit with its default options (38 donors, 19 pre-periods).
+fn prop99_fit(data: &Prop99, kind: sdid::SdidKind) -> (sdid::SdidOptions, sdid::SdidFit) {
+    let (options, omega0, lambda0) = sdid::options(kind, data.y.view(), 38, 19);
+    let fit = sdid::fit(
+        data.y.view(),
+        38,
+        19,
+        omega0.as_deref(),
+        lambda0.as_deref(),
+        &options,
+    );
+    (options, fit)
+}
+
 fn kinds() -> [(sdid::SdidKind, &'static str); 3] {
     [
         (sdid::SdidKind::Sdid, "synthdid"),
@@ -52,15 +66,7 @@ fn prop99_estimates_weights_and_effect_curves_equal_r_synthdid() {
     let fixture = reference_at("benches/peers/fixtures/sc_r_prop99.json");
     for (kind, key) in kinds() {
         let r = &fixture["estimators"][key];
-        let (options, omega0, lambda0) = sdid::options(kind, data.y.view(), 38, 19);
-        let fit = sdid::fit(
-            data.y.view(),
-            38,
-            19,
-            omega0.as_deref(),
-            lambda0.as_deref(),
-            &options,
-        );
+        let (options, fit) = prop99_fit(&data, kind);
         let expected = r["estimate"].as_f64().unwrap();
         assert!(
             (fit.estimate - expected).abs() < R_TOLERANCE,
@@ -108,15 +114,7 @@ fn prop99_placebo_draws_replayed_equal_r_synthdid() {
     assert_eq!(draws.len(), 200);
     for (kind, key) in kinds() {
         let r = &fixture["estimators"][key];
-        let (options, omega0, lambda0) = sdid::options(kind, data.y.view(), 38, 19);
-        let fit = sdid::fit(
-            data.y.view(),
-            38,
-            19,
-            omega0.as_deref(),
-            lambda0.as_deref(),
-            &options,
-        );
+        let (options, fit) = prop99_fit(&data, kind);
         let expected: Vec<f64> = r["placebo_estimates"]
             .as_array()
             .unwrap()
@@ -426,12 +424,7 @@ fn panel_methods_run_from_command_line_flags() {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("runs");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::util::assert_success(&out);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let from_flags = json["results"][0]["estimate"].as_f64().unwrap();
     let text = std::fs::read_to_string(repo("data-samples/regional-panel.toml"))

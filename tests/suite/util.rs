@@ -25,6 +25,16 @@ pub fn try_run(text: &str) -> Result<Report, cominev::error::InputError> {
     cominev::run::estimate(&plan, 2)
 }
 
+/// Asserts that a `cominev` run exited 0, showing its stderr otherwise.
+pub fn assert_success(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn only_row(report: &Report) -> &ResultRow {
     assert_eq!(report.results.len(), 1, "expected one result row");
     &report.results[0]
