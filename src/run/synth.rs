@@ -130,15 +130,21 @@ pub fn synth_panel_spec(
         spec.treatment = None;
     }
     if let SynthEstimator::Classic(classic) = &synth.estimator {
-        let mut variables: Vec<String> = Vec::new();
-        for (variable, _, _) in &classic.predictors {
-            if !variables.contains(variable) {
-                variables.push(variable.clone());
-            }
-        }
-        spec.series = variables;
+        spec.series = series_variables(classic);
     }
     spec
+}
+
+/// The predictor variables read as series, each once, in order of first mention (the order of
+/// `Panel::series`).
+fn series_variables(settings: &ClassicScPlan) -> Vec<String> {
+    let mut variables: Vec<String> = Vec::new();
+    for (variable, _, _) in &settings.predictors {
+        if !variables.contains(variable) {
+            variables.push(variable.clone());
+        }
+    }
+    variables
 }
 
 /// Never-treated units, restricted by `donors` / `exclude-donors` (every name must exist).
@@ -260,18 +266,9 @@ fn fit_classic(
                 "predictors must be measured before the treatment starts",
             ));
         }
-        let series = &panel.series[settings
-            .predictors
+        let series = &panel.series[series_variables(settings)
             .iter()
-            .map(|p| &p.0)
-            .fold(Vec::<&String>::new(), |mut seen, v| {
-                if !seen.contains(&v) {
-                    seen.push(v);
-                }
-                seen
-            })
-            .iter()
-            .position(|v| *v == variable)
+            .position(|v| v == variable)
             .expect("every predictor variable is a series")];
         let average = |unit: usize| -> Result<f64, InputError> {
             let values: Vec<f64> = (first..=last)
