@@ -476,9 +476,9 @@ fn placebo_fit_with(
 
 /// Reference distribution of the Wald interval. With one treated unit the placebo distribution
 /// has only N0 values (one per pseudo-treated control), so its SE has N0 − 1 degrees of freedom:
-/// Student's t with N0 − 1 df. R synthdid draws 200 random permutations (which repeat those N0
-/// values), divides by their number and uses the normal; in 600 simulated panels with N0 = 19
-/// that covered 92.5%.
+/// Student's t with N0 − 1 df. R synthdid draws random permutations (which repeat those N0
+/// values), divides by their number and uses the normal; that scheme with 50 draws and N0 = 19
+/// covered 92.0% in 300 simulated panels (92.5% with t, 600 panels).
 pub fn degrees_of_freedom(variance: SdidVariance, n0: usize, n1: usize) -> Option<f64> {
     (variance == SdidVariance::Placebo && n1 == 1).then_some(n0 as f64 - 1.0)
 }
