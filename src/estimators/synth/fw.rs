@@ -8,9 +8,10 @@
 //! intercept).
 //!
 //! Why incremental: a step moves x towards one vertex, so A x and AᵀA x change by one column
-//! each. Caching the columns of AᵀA that the solver actually visits (few: the solutions are
-//! sparse) makes a step O(n + k) instead of O(n·k) — 10,000 steps over 5,000 donors are then
-//! milliseconds, which is what makes 200 placebo refits cheap.
+//! each. With AᵀA formed once (and shared by all placebo refits), a step is one pass over a Gram
+//! row instead of O(n·k). Measured at 5,000 units × 40 periods with 200 placebos, the solves are
+//! bound by reading those rows from memory (36 KB each, ~2 million of them): hence one fused,
+//! vectorised pass per step and placebo problems embedded in the full set of columns.
 
 use ndarray::{Array2, ArrayView2};
 
@@ -26,19 +27,20 @@ pub struct FwResult {
 /// at most 288 MB); beyond, its columns are computed when the solver first visits them.
 const FULL_GRAM_MAX: usize = 6_000;
 
-/// A precomputed AᵀA to reuse across solves: the whole matrix, or the sub-block of a larger one
-/// (`index[j]` = row of `full` for weight j). Placebo refits use sub-blocks of the comparison
-/// units' Gram matrix instead of forming their own.
+/// A precomputed AᵀA to reuse across solves. With `available`, the solve is one of a family of
+/// sub-problems embedded in the columns of A: columns marked false (a placebo's pseudo-treated
+/// units) keep weight zero and are never chosen. Solving in the full coordinates lets every step
+/// read a whole contiguous Gram row instead of gathering a subset of it.
 #[derive(Clone, Copy)]
-pub struct GramView<'a> {
+pub struct SharedGram<'a> {
     pub full: &'a Array2<f64>,
-    pub index: Option<&'a [usize]>,
+    pub available: Option<&'a [bool]>,
 }
 
 /// AᵀA of A = `m`'s first k columns (centred over rows when `intercept`), in standard layout;
 /// `None` when k exceeds the size kept in memory.
 pub fn gram_matrix(m: ArrayView2<f64>, k: usize, intercept: bool) -> Option<Array2<f64>> {
-    (k <= FULL_GRAM_MAX).then(|| gram_of(&centred(m, k, intercept)))
+    (k <= FULL_GRAM_MAX).then(|| gram_of(centred(m, k, intercept).view()))
 }
 
 /// The first `columns` columns of `m`, each centred over the rows when `intercept`.
@@ -55,46 +57,32 @@ fn centred(m: ArrayView2<f64>, columns: usize, intercept: bool) -> Array2<f64> {
 }
 
 /// AᵀA in standard layout, so that every row (= column) is contiguous.
-fn gram_of(a: &Array2<f64>) -> Array2<f64> {
-    a.t().dot(a).as_standard_layout().into_owned()
+fn gram_of(a: ArrayView2<f64>) -> Array2<f64> {
+    a.t().dot(&a).as_standard_layout().into_owned()
 }
 
 /// Columns of AᵀA for a row-major A (n × k).
 enum Gram<'a> {
-    View(GramView<'a>),
+    Shared(&'a Array2<f64>),
     Lazy(Vec<Option<Vec<f64>>>),
 }
 
 impl Gram<'_> {
-    /// Column i of AᵀA and, for a sub-block, the map from weights to its entries.
-    fn column(&mut self, a: &Array2<f64>, i: usize) -> (&[f64], Option<&[usize]>) {
+    /// Column i of AᵀA (all k entries).
+    fn column(&mut self, at: &Array2<f64>, i: usize) -> &[f64] {
         match self {
-            Gram::View(view) => {
-                let row = view.index.map_or(i, |index| index[i]);
-                (
-                    view.full
-                        .row(row)
-                        .to_slice()
-                        .expect("a standard-layout matrix has contiguous rows"),
-                    view.index,
-                )
-            }
-            Gram::Lazy(cache) => (
-                cache[i].get_or_insert_with(|| {
-                    // Σ_r a[r, i]·a[r, :] — contiguous rows, so this vectorises.
-                    let mut column = vec![0.0; a.ncols()];
-                    for row in a.rows() {
-                        let c = row[i];
-                        if c != 0.0 {
-                            for (g, v) in column.iter_mut().zip(row.iter()) {
-                                *g += c * v;
-                            }
-                        }
-                    }
-                    column
-                }),
-                None,
-            ),
+            Gram::Shared(full) => full
+                .row(i)
+                .to_slice()
+                .expect("a standard-layout matrix has contiguous rows"),
+            Gram::Lazy(cache) => cache[i].get_or_insert_with(|| {
+                // A_jᵀA_i for every j: `at` holds the columns of A contiguously.
+                let column_i = at.row(i);
+                at.rows()
+                    .into_iter()
+                    .map(|column_j| column_j.iter().zip(column_i).map(|(p, q)| p * q).sum())
+                    .collect()
+            }),
         }
     }
 }
@@ -107,67 +95,72 @@ pub fn simplex_fw(
     start: Option<&[f64]>,
     min_decrease: f64,
     max_iter: usize,
-    gram: Option<GramView>,
+    shared: Option<SharedGram>,
 ) -> FwResult {
     let (n, cols) = m.dim();
     let k = cols - 1;
     let centred_m = centred(m, cols, intercept);
-    let a: Array2<f64> = centred_m.slice(ndarray::s![.., ..k]).to_owned();
+    // Aᵀ in standard layout: every column of A (a step's direction) is contiguous.
+    let at: Array2<f64> = centred_m
+        .slice(ndarray::s![.., ..k])
+        .t()
+        .as_standard_layout()
+        .into_owned();
     let b: Vec<f64> = centred_m.column(k).to_vec();
     let eta = n as f64 * zeta * zeta;
+    let available = shared.and_then(|s| s.available);
+    let is_available = |j: usize| available.is_none_or(|mask| mask[j]);
     let mut x: Vec<f64> = match start {
         Some(s) => s.to_vec(),
-        None => vec![1.0 / k as f64; k],
+        None => {
+            let count = (0..k).filter(|&j| is_available(j)).count() as f64;
+            (0..k)
+                .map(|j| if is_available(j) { 1.0 / count } else { 0.0 })
+                .collect()
+        }
     };
-    // A x, Aᵀb and AᵀA x, kept up to date step by step.
-    let mut ax: Vec<f64> = a
-        .rows()
-        .into_iter()
-        .map(|row| row.iter().zip(&x).map(|(p, q)| p * q).sum())
-        .collect();
-    let mut atb = vec![0.0; k];
-    let mut atax = vec![0.0; k];
-    for (r, row) in a.rows().into_iter().enumerate() {
-        for ((t, u), v) in atb.iter_mut().zip(atax.iter_mut()).zip(row.iter()) {
-            *t += v * b[r];
-            *u += v * ax[r];
+    let mut ax = vec![0.0; n];
+    for (column, &w) in at.rows().into_iter().zip(&x) {
+        for (v, c) in ax.iter_mut().zip(column) {
+            *v += c * w;
         }
     }
+    // The gradient (halved) AᵀA x − Aᵀb + η x, kept up to date step by step; Aᵀb is −∞ for
+    // unavailable columns so that their gradient is +∞ and they are never chosen.
+    let mut atb = vec![0.0; k];
+    let mut gradient = vec![0.0; k];
+    for (j, column) in at.rows().into_iter().enumerate() {
+        if !is_available(j) {
+            atb[j] = f64::NEG_INFINITY;
+            gradient[j] = f64::INFINITY;
+            continue;
+        }
+        let (mut tb, mut tax) = (0.0, 0.0);
+        for ((c, bv), axv) in column.iter().zip(&b).zip(&ax) {
+            tb += c * bv;
+            tax += c * axv;
+        }
+        atb[j] = tb;
+        gradient[j] = tax - tb + eta * x[j];
+    }
     let owned;
-    let mut gram = match gram {
-        Some(view) => Gram::View(view),
+    let mut gram = match shared {
+        Some(s) => Gram::Shared(s.full),
         // Formed from the A already centred here, not from `m` again.
         None if k <= FULL_GRAM_MAX => {
-            owned = gram_of(&a);
-            Gram::View(GramView {
-                full: &owned,
-                index: None,
-            })
+            owned = gram_of(at.t());
+            Gram::Shared(&owned)
         }
         None => Gram::Lazy(vec![None; k]),
     };
-    let fit_value = |ax: &[f64]| -> f64 {
-        ax.iter()
-            .zip(&b)
-            .map(|(p, q)| (p - q) * (p - q))
-            .sum::<f64>()
-            / n as f64
-    };
-    let mut x_norm: f64 = x.iter().map(|v| v * v).sum();
-    // The first vertex; later ones come out of the update pass.
-    let argmin = |atax: &[f64], x: &[f64]| -> usize {
-        let mut best = 0usize;
-        let mut best_value = f64::INFINITY;
-        for j in 0..k {
-            let g = atax[j] - atb[j] + eta * x[j];
-            if g < best_value {
-                best_value = g;
-                best = j;
-            }
-        }
-        best
-    };
-    let mut best = argmin(&atax, &x);
+    // ‖A x − b‖² / n, updated with A x.
+    let mut fit = ax
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum::<f64>()
+        / n as f64;
+    let (mut best, mut x_norm) = next_vertex(&gradient, &x);
     let threshold = min_decrease * min_decrease;
     let mut previous = f64::INFINITY;
     let mut t = 0usize;
@@ -177,81 +170,31 @@ pub fn simplex_fw(
         let at_vertex = x[best] == 1.0 && x_norm == 1.0;
         if !at_vertex {
             // d = e_i − x; A d = A_i − A x.
-            let mut numerator = 0.0; // −(Ax − b)·A d − η x·d
-            let mut ad_norm = 0.0;
-            for r in 0..n {
-                let ad = a[[r, best]] - ax[r];
-                numerator -= (ax[r] - b[r]) * ad;
-                ad_norm += ad * ad;
-            }
+            let direction = at
+                .row(best)
+                .to_slice()
+                .expect("a standard-layout matrix has contiguous rows");
+            // −(Ax − b)·A d and ‖A d‖², then the penalty's part −η x·d.
+            let (mut numerator, ad_norm) = line_terms(direction, &ax, &b);
             let d_norm = x_norm - 2.0 * x[best] + 1.0;
             numerator -= eta * (x[best] - x_norm);
             let step = (numerator / (ad_norm + eta * d_norm)).clamp(0.0, 1.0);
             if step > 0.0 {
-                let keep = 1.0 - step;
-                let (g, map) = gram.column(&a, best);
-                // Move x and AᵀA x (a branch-free pass the compiler vectorises), then one pass
-                // for ‖x‖² and the next vertex with four interleaved accumulators (breaking the
-                // serial dependency; ties still go to the first index, as the reference).
-                match map {
-                    None => {
-                        for ((xj, uj), gj) in x.iter_mut().zip(atax.iter_mut()).zip(g) {
-                            *xj *= keep;
-                            *uj = keep * *uj + step * gj;
-                        }
-                    }
-                    Some(index) => {
-                        for ((xj, uj), &row) in x.iter_mut().zip(atax.iter_mut()).zip(index) {
-                            *xj *= keep;
-                            *uj = keep * *uj + step * g[row];
-                        }
-                    }
-                }
-                x[best] += step;
-                let mut norms = [0.0f64; 4];
-                let mut mins = [f64::INFINITY; 4];
-                let mut at = [0usize; 4];
-                let chunks = x
-                    .chunks_exact(4)
-                    .zip(atax.chunks_exact(4))
-                    .zip(atb.chunks_exact(4));
-                for (c, ((xs, us), bs)) in chunks.enumerate() {
-                    for lane in 0..4 {
-                        let v = xs[lane];
-                        norms[lane] += v * v;
-                        let gradient = us[lane] - bs[lane] + eta * v;
-                        if gradient < mins[lane] {
-                            mins[lane] = gradient;
-                            at[lane] = 4 * c + lane;
-                        }
-                    }
-                }
-                for j in (k - k % 4)..k {
-                    let lane = j & 3;
-                    norms[lane] += x[j] * x[j];
-                    let gradient = atax[j] - atb[j] + eta * x[j];
-                    if gradient < mins[lane] {
-                        mins[lane] = gradient;
-                        at[lane] = j;
-                    }
-                }
-                let mut next = at[0];
-                let mut next_value = mins[0];
-                for lane in 1..4 {
-                    if mins[lane] < next_value || (mins[lane] == next_value && at[lane] < next) {
-                        next_value = mins[lane];
-                        next = at[lane];
-                    }
-                }
-                let norm = (norms[0] + norms[1]) + (norms[2] + norms[3]);
-                for r in 0..n {
-                    ax[r] = keep * ax[r] + step * a[[r, best]];
-                }
-                x_norm = norm;
-                best = next;
+                (best, x_norm) = step_and_select(
+                    &mut x,
+                    &mut gradient,
+                    gram.column(&at, best),
+                    &atb,
+                    Step {
+                        vertex: best,
+                        size: step,
+                        eta,
+                    },
+                );
+                fit = move_fit(&mut ax, direction, &b, step) / n as f64;
             }
         }
-        let value = zeta * zeta * x_norm + fit_value(&ax);
+        let value = zeta * zeta * x_norm + fit;
         if t >= 2 && previous - value <= threshold {
             converged = true;
             break;
@@ -263,6 +206,224 @@ pub fn simplex_fw(
         iterations: t,
         converged,
     }
+}
+
+/// A Frank–Wolfe move: x ← (1 − size)·x + size·e_vertex.
+#[derive(Clone, Copy)]
+struct Step {
+    vertex: usize,
+    size: f64,
+    eta: f64,
+}
+
+/// Defines `$name`, which runs `$portable` compiled for AVX2 where the processor has it, else as
+/// it is: the same operations in the same order, so the same bits either way. The solver's
+/// passes over thousands of weights or rows are where a placebo refit spends its time.
+macro_rules! with_avx2 {
+    ($(#[$doc:meta])* fn $name:ident = $portable:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    $portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the processor supports AVX2, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+
+with_avx2! {
+    /// Moves x and the gradient g = AᵀA x − Aᵀb + η x by `step` (with `gram_row` = AᵀA e_vertex)
+    /// and returns the next vertex and ‖x‖², in one pass over contiguous slices.
+    fn step_and_select = step_and_select_portable(
+        x: &mut [f64],
+        gradient: &mut [f64],
+        gram_row: &[f64],
+        atb: &[f64],
+        step: Step
+    ) -> (usize, f64)
+}
+
+with_avx2! {
+    /// (−(Ax − b)·(A_i − Ax), ‖A_i − Ax‖²) for the line search.
+    fn line_terms = line_terms_portable(direction: &[f64], ax: &[f64], b: &[f64]) -> (f64, f64)
+}
+
+with_avx2! {
+    /// A x ← (1 − step)·A x + step·A_i, returning ‖A x − b‖².
+    fn move_fit = move_fit_portable(ax: &mut [f64], direction: &[f64], b: &[f64], step: f64) -> f64
+}
+
+/// Lanes of the fused pass: independent accumulators, so the pass vectorises; the lane count
+/// fixes the order of the ‖x‖² sum, hence the bits of the result, whatever the instruction set.
+const LANES: usize = 8;
+
+#[inline(always)]
+fn step_and_select_portable(
+    x: &mut [f64],
+    gradient: &mut [f64],
+    gram_row: &[f64],
+    atb: &[f64],
+    step: Step,
+) -> (usize, f64) {
+    let keep = 1.0 - step.size;
+    if keep < 1e-6 {
+        // Nearly the whole way to the vertex: the fused form below would divide by `keep`.
+        // (Unavailable columns keep their +∞ gradient: ∞ − finite.)
+        for (((xj, gj), &row), &tb) in x.iter_mut().zip(gradient.iter_mut()).zip(gram_row).zip(atb)
+        {
+            *xj *= keep;
+            *gj = keep * *gj + step.size * (row - tb);
+            if keep == 0.0 {
+                // 0·∞ would be NaN for unavailable columns.
+                *gj = row - tb;
+            }
+        }
+        x[step.vertex] += step.size;
+        gradient[step.vertex] += step.eta * step.size;
+        return next_vertex(gradient, x);
+    }
+    // The vertex's own terms (+size in x, +η·size in g) enter before the scaling by `keep`, so
+    // that the pass below needs no branch.
+    x[step.vertex] += step.size / keep;
+    gradient[step.vertex] += step.eta * step.size / keep;
+    let mut norms = [0.0f64; LANES];
+    let mut mins = [f64::INFINITY; LANES];
+    // The chunk where each lane's minimum was first seen (a branch-free select).
+    let mut chunk_of_min = [0u64; LANES];
+    let chunks = x
+        .chunks_exact_mut(LANES)
+        .zip(gradient.chunks_exact_mut(LANES))
+        .zip(gram_row.chunks_exact(LANES))
+        .zip(atb.chunks_exact(LANES));
+    for (c, (((xs, gs), rows), tbs)) in chunks.enumerate() {
+        for lane in 0..LANES {
+            let xv = keep * xs[lane];
+            let gv = keep * gs[lane] + step.size * (rows[lane] - tbs[lane]);
+            xs[lane] = xv;
+            gs[lane] = gv;
+            norms[lane] += xv * xv;
+            let smaller = gv < mins[lane];
+            mins[lane] = if smaller { gv } else { mins[lane] };
+            chunk_of_min[lane] = if smaller {
+                c as u64
+            } else {
+                chunk_of_min[lane]
+            };
+        }
+    }
+    let k = x.len();
+    let body = k - k % LANES;
+    let mut index_of_min: [usize; LANES] =
+        std::array::from_fn(|lane| chunk_of_min[lane] as usize * LANES + lane);
+    for j in body..k {
+        let lane = j % LANES;
+        x[j] *= keep;
+        gradient[j] = keep * gradient[j] + step.size * (gram_row[j] - atb[j]);
+        norms[lane] += x[j] * x[j];
+        if gradient[j] < mins[lane] {
+            mins[lane] = gradient[j];
+            index_of_min[lane] = j;
+        }
+    }
+    let next = first_of_lane_minima(&mins, &index_of_min);
+    // Only a NaN gradient (non-finite data) leaves no lane with a minimum.
+    (if next < k { next } else { 0 }, sum_lanes(&norms))
+}
+
+/// The smallest of the lanes' minima, at its first index (ties go to the first index, as the
+/// reference's `which.min`).
+fn first_of_lane_minima(mins: &[f64; LANES], at: &[usize; LANES]) -> usize {
+    let mut best = 0;
+    for lane in 1..LANES {
+        if mins[lane] < mins[best] || (mins[lane] == mins[best] && at[lane] < at[best]) {
+            best = lane;
+        }
+    }
+    at[best]
+}
+
+// In lanes: a serial sum over thousands of rows was latency-bound in the time-weight problem.
+#[inline(always)]
+fn line_terms_portable(direction: &[f64], ax: &[f64], b: &[f64]) -> (f64, f64) {
+    let mut products = [0.0f64; LANES];
+    let mut squares = [0.0f64; LANES];
+    let mut add = |lane: usize, a_i: f64, axv: f64, bv: f64| {
+        let ad = a_i - axv;
+        products[lane] -= (axv - bv) * ad;
+        squares[lane] += ad * ad;
+    };
+    let chunks = direction
+        .chunks_exact(LANES)
+        .zip(ax.chunks_exact(LANES))
+        .zip(b.chunks_exact(LANES));
+    for ((ds, axs), bs) in chunks {
+        for lane in 0..LANES {
+            add(lane, ds[lane], axs[lane], bs[lane]);
+        }
+    }
+    for i in (ax.len() - ax.len() % LANES)..ax.len() {
+        add(i % LANES, direction[i], ax[i], b[i]);
+    }
+    (sum_lanes(&products), sum_lanes(&squares))
+}
+
+#[inline(always)]
+fn move_fit_portable(ax: &mut [f64], direction: &[f64], b: &[f64], step: f64) -> f64 {
+    let keep = 1.0 - step;
+    let mut squares = [0.0f64; LANES];
+    let mut add = |lane: usize, v: &mut f64, a_i: f64, bv: f64| {
+        *v = keep * *v + step * a_i;
+        squares[lane] += (*v - bv) * (*v - bv);
+    };
+    let n = ax.len();
+    let body = n - n % LANES;
+    let (head, tail) = ax.split_at_mut(body);
+    for ((vs, ds), bs) in head
+        .chunks_exact_mut(LANES)
+        .zip(direction.chunks_exact(LANES))
+        .zip(b.chunks_exact(LANES))
+    {
+        for lane in 0..LANES {
+            add(lane, &mut vs[lane], ds[lane], bs[lane]);
+        }
+    }
+    for (i, v) in tail.iter_mut().enumerate() {
+        add((body + i) % LANES, v, direction[body + i], b[body + i]);
+    }
+    sum_lanes(&squares)
+}
+
+fn sum_lanes(lanes: &[f64; LANES]) -> f64 {
+    ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+        + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+}
+
+/// The next vertex and ‖x‖² (the first step's, and after a move that `step_and_select` does
+/// not fuse).
+fn next_vertex(gradient: &[f64], x: &[f64]) -> (usize, f64) {
+    let mut norms = [0.0f64; LANES];
+    let mut mins = [f64::INFINITY; LANES];
+    let mut index_of_min = [0usize; LANES];
+    for (j, (&xj, &gj)) in x.iter().zip(gradient).enumerate() {
+        let lane = j % LANES;
+        norms[lane] += xj * xj;
+        if gj < mins[lane] {
+            mins[lane] = gj;
+            index_of_min[lane] = j;
+        }
+    }
+    (
+        first_of_lane_minima(&mins, &index_of_min),
+        sum_lanes(&norms),
+    )
 }
 
 /// The reference implementation's sparsification between the two passes: weights at or below a

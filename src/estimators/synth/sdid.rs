@@ -7,7 +7,7 @@
 //! Rows of `y` are units (controls first, then the treated), columns periods (the first `t0`
 //! before treatment).
 
-use super::fw::{GramView, gram_matrix, normalise, simplex_fw, sparsify};
+use super::fw::{SharedGram, gram_matrix, normalise, simplex_fw, sparsify};
 use super::{double_difference, effect_curve};
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rand::SeedableRng;
@@ -146,14 +146,17 @@ fn two_pass(
     intercept: bool,
     start: Option<&[f64]>,
     o: &SdidOptions,
-    gram: Option<GramView>,
+    shared: Option<SharedGram>,
 ) -> (Vec<f64>, bool) {
     // Both passes share one Gram matrix.
-    let owned = match gram {
+    let owned = match shared {
         None => gram_matrix(m, m.ncols() - 1, intercept),
         Some(_) => None,
     };
-    let gram = gram.or(owned.as_ref().map(|full| GramView { full, index: None }));
+    let shared = shared.or(owned.as_ref().map(|full| SharedGram {
+        full,
+        available: None,
+    }));
     let first = simplex_fw(
         m,
         zeta,
@@ -161,7 +164,7 @@ fn two_pass(
         start,
         o.min_decrease,
         o.max_iter_first_pass,
-        gram,
+        shared,
     );
     let second = simplex_fw(
         m,
@@ -170,9 +173,61 @@ fn two_pass(
         Some(&sparsify(&first.weights)),
         o.min_decrease,
         o.max_iter,
-        gram,
+        shared,
     );
     (second.weights, second.converged)
+}
+
+/// A placebo refit's unit-weight problem, solved among all the original comparison units with
+/// the pseudo-treated masked out, so that the solver reads whole rows of their shared Gram matrix
+/// (at 5,000 units, gathering a subset of each row was the bottleneck).
+struct Embedding<'a> {
+    gram: &'a Array2<f64>,
+    /// Pre-period paths of all the original comparison units (T0 × N0).
+    paths: ArrayView2<'a, f64>,
+    /// The refit's comparison units among them, in the refit's order (ascending).
+    members: &'a [usize],
+}
+
+impl Embedding<'_> {
+    /// The refit's unit weights, from its (T0 × (n0 + 1)) problem `m` and start.
+    fn solve(
+        &self,
+        m: ArrayView2<f64>,
+        start: Option<&[f64]>,
+        o: &SdidOptions,
+    ) -> (Vec<f64>, bool) {
+        let (t0, all) = self.paths.dim();
+        let mut full = Array2::zeros((t0, all + 1));
+        full.slice_mut(s![.., ..all]).assign(&self.paths);
+        full.column_mut(all).assign(&m.column(m.ncols() - 1));
+        let mut available = vec![false; all];
+        for &i in self.members {
+            available[i] = true;
+        }
+        let full_start = start.map(|w| {
+            let mut x = vec![0.0; all];
+            for (&i, &v) in self.members.iter().zip(w) {
+                x[i] = v;
+            }
+            x
+        });
+        let (weights, converged) = two_pass(
+            full.view(),
+            o.zeta_omega,
+            o.omega_intercept,
+            full_start.as_deref(),
+            o,
+            Some(SharedGram {
+                full: self.gram,
+                available: Some(&available),
+            }),
+        );
+        (
+            self.members.iter().map(|&i| weights[i]).collect(),
+            converged,
+        )
+    }
 }
 
 /// One fit with given options and starting weights.
@@ -202,8 +257,7 @@ pub fn control_gram(
     gram_matrix(paths, n0, o.omega_intercept)
 }
 
-/// `fit`, with the unit-weight Gram matrix taken from `gram` (rows of the original comparison
-/// units `index`) when given.
+/// `fit`, with the unit weights solved within `embedding` when given (placebo refits).
 fn fit_with(
     y: ArrayView2<f64>,
     n0: usize,
@@ -211,7 +265,7 @@ fn fit_with(
     omega_start: Option<&[f64]>,
     lambda_start: Option<&[f64]>,
     o: &SdidOptions,
-    gram: Option<GramView>,
+    embedding: Option<&Embedding>,
 ) -> SdidFit {
     let collapsed = collapsed_form(y, n0, t0);
     let mut converged = true;
@@ -231,7 +285,10 @@ fn fit_with(
     };
     let omega = if o.update_omega {
         let m = collapsed.slice(s![.., ..t0]).reversed_axes();
-        let (w, c) = two_pass(m, o.zeta_omega, o.omega_intercept, omega_start, o, gram);
+        let (w, c) = match embedding {
+            Some(e) => e.solve(m, omega_start, o),
+            None => two_pass(m, o.zeta_omega, o.omega_intercept, omega_start, o, None),
+        };
         converged &= c;
         w
     } else {
@@ -453,13 +510,17 @@ fn placebo_fit_with(
     let n1 = y.nrows() - n0;
     let controls = n0 - n1;
     // The pseudo-controls in their original order: the same problem with its weights listed
-    // differently, but the rows of the shared Gram matrix are then read front to back (at 5,000
-    // units a random-order gather from a 160 MB matrix was the bottleneck).
+    // differently, whichever way it is solved (ties between vertices go to the first index).
     let mut order = order.to_vec();
     order[..controls].sort_unstable();
     let order = &order[..];
     let yp = y.select(Axis(0), order);
     let start: Vec<f64> = order[..controls].iter().map(|&i| fitted.omega[i]).collect();
+    let embedding = gram.map(|gram| Embedding {
+        gram,
+        paths: y.slice(s![..n0, ..t0]).reversed_axes(),
+        members: &order[..controls],
+    });
     fit_with(
         yp.view(),
         controls,
@@ -467,10 +528,7 @@ fn placebo_fit_with(
         Some(&normalise(&start)),
         Some(&fitted.lambda),
         o,
-        gram.map(|full| GramView {
-            full,
-            index: Some(&order[..controls]),
-        }),
+        embedding.as_ref(),
     )
 }
 
@@ -490,4 +548,41 @@ pub fn replicate_seed(seed: u64, b: usize) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::RngExt;
+
+    /// A placebo refit solved inside the shared Gram matrix (pseudo-treated masked out) equals the
+    /// same refit solved on its own comparison units.
+    #[test]
+    fn embedded_placebo_refit_equals_the_direct_refit() {
+        let (n, t, n0, t0) = (60, 20, 54, 15);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let loadings: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let y = Array2::from_shape_fn((n, t), |(i, p)| {
+            loadings[i] * (p as f64).sin() * 3.0 + i as f64 * 0.1 + (i * 31 + p * 17) as f64 % 7.0
+        });
+        let (o, omega0, lambda0) = options(SdidKind::Sdid, y.view(), n0, t0);
+        let fitted = fit(y.view(), n0, t0, omega0.as_deref(), lambda0.as_deref(), &o);
+        let gram = control_gram(y.view(), n0, t0, &o).expect("small enough for a full Gram");
+        for b in 0..5 {
+            let mut order: Vec<usize> = (0..n0).collect();
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(replicate_seed(3, b)));
+            let direct = placebo_fit_with(y.view(), n0, t0, &fitted, &o, &order, None);
+            let embedded = placebo_fit_with(y.view(), n0, t0, &fitted, &o, &order, Some(&gram));
+            assert!(
+                (direct.estimate - embedded.estimate).abs() < 1e-10,
+                "{} vs {}",
+                direct.estimate,
+                embedded.estimate
+            );
+            assert_eq!(direct.omega.len(), embedded.omega.len());
+            for (p, q) in direct.omega.iter().zip(&embedded.omega) {
+                assert!((p - q).abs() < 1e-10);
+            }
+        }
+    }
 }
