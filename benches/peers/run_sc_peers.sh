@@ -10,6 +10,8 @@
 #    (examples/prop99-adh.toml) against pysyncon and diff-diff (sc_bench_python.py --prop99);
 #    R Synth's time comes from sc_r_synth_prop99.R (fixtures/sc_r_synth_prop99.json).
 # JSON lines go to $OUT/sc_results.jsonl; peers time out after $TIMEOUT seconds.
+# SC_PEERS (default "r,diff-diff,synthdid,prop99") picks the peers and the Prop 99 case, e.g.
+# SC_PEERS=diff-diff for a quick side by side with the fastest peer only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 COMINEV=${COMINEV:-${CARGO_TARGET_DIR:-target}/release/cominev}
@@ -20,6 +22,9 @@ mkdir -p "$OUT"
 RESULTS="$OUT/sc_results.jsonl"
 : > "$RESULTS"
 if [ $# -gt 0 ]; then UNITS=("$@"); else UNITS=(50 1000 5000); fi
+PEERS=${SC_PEERS:-r,diff-diff,synthdid,prop99}
+wants() { [[ ",$PEERS," == *",$1,"* ]]; }
+PY_PEERS=$(echo "$PEERS" | tr ',' '\n' | grep -E '^(diff-diff|synthdid)$' | paste -sd, || true)
 
 best_of_3() { # prints the best wall time of three runs of "$@"
   python3 - "$@" <<'PY'
@@ -69,10 +74,15 @@ r = json.load(open(sys.argv[1]))["results"][0]
 print(json.dumps({"peer": "cominev", "units": int(sys.argv[3]), "periods": 40, "seconds": float(sys.argv[2]),
                   "estimate": r["estimate"], "se": r["std_error"]}))
 PY
-  timeout "$TIMEOUT" Rscript benches/peers/sc_r_bench.R "$OUT/panel_$n.csv" 200 >> "$RESULTS" 2>/dev/null \
-    || echo "{\"peer\": \"R synthdid\", \"units\": $n, \"status\": \"timeout or error\", \"seconds\": $TIMEOUT}" >> "$RESULTS"
-  "$PY" benches/peers/sc_bench_python.py "$OUT/panel_$n.csv" --reps 200 --timeout "$TIMEOUT" >> "$RESULTS" || true
+  if wants r; then
+    timeout "$TIMEOUT" Rscript benches/peers/sc_r_bench.R "$OUT/panel_$n.csv" 200 >> "$RESULTS" 2>/dev/null \
+      || echo "{\"peer\": \"R synthdid\", \"units\": $n, \"status\": \"timeout or error\", \"seconds\": $TIMEOUT}" >> "$RESULTS"
+  fi
+  if [ -n "$PY_PEERS" ]; then
+    "$PY" benches/peers/sc_bench_python.py "$OUT/panel_$n.csv" --peers "$PY_PEERS" --reps 200 --timeout "$TIMEOUT" >> "$RESULTS" || true
+  fi
 done
+wants prop99 || { cat "$RESULTS"; exit 0; }
 
 seconds=$(best_of_3 "$COMINEV" estimate --config examples/prop99-adh.toml --format json -q -o "$OUT/cominev_prop99.json")
 python3 - "$OUT/cominev_prop99.json" "$seconds" >> "$RESULTS" <<'PY'

@@ -264,6 +264,10 @@ with_avx2! {
 /// Lanes of the fused pass: independent accumulators, so the pass vectorises; the lane count
 /// fixes the order of the ‖x‖² sum, hence the bits of the result, whatever the instruction set.
 const LANES: usize = 8;
+/// How far ahead (in entries, 2 KB) the Gram row is prefetched: the rows come from memory, one
+/// per step, and the processor's own prefetcher left the solver waiting (5,000 units × 200
+/// placebos: 9.2 s without, 6.6 s with; 1 KB to 8 KB ahead measured alike).
+const PREFETCH: usize = 256;
 
 #[inline(always)]
 fn step_and_select_portable(
@@ -303,7 +307,21 @@ fn step_and_select_portable(
         .zip(gradient.chunks_exact_mut(LANES))
         .zip(gram_row.chunks_exact(LANES))
         .zip(atb.chunks_exact(LANES));
+    let row_ptr = gram_row.as_ptr();
+    let row_len = gram_row.len();
     for (c, (((xs, gs), rows), tbs)) in chunks.enumerate() {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ahead = c * LANES + PREFETCH;
+            if ahead < row_len {
+                // SAFETY: in bounds, checked above; a prefetch has no effect on memory.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        row_ptr.add(ahead) as *const i8,
+                    )
+                }
+            }
+        }
         for lane in 0..LANES {
             let xv = keep * xs[lane];
             let gv = keep * gs[lane] + step.size * (rows[lane] - tbs[lane]);
