@@ -503,7 +503,7 @@ fn run_did(
         });
     }
     for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
-        let fit = did::att_gt::estimate(y.view(), &panel.group, panel.covariates.as_ref().map(|x| x.view()), params).map_err(|e| {
+        let mut fit = did::att_gt::estimate(y.view(), &panel.group, panel.covariates.as_ref().map(|x| x.view()), params).map_err(|e| {
             let hint = match e {
                 did::att_gt::AttGtError::NoNeverTreated => "use `control = \"not-yet\"` in [evaluation.did], or add never-treated units",
                 did::att_gt::AttGtError::NoCells => "check the first-treated periods against the panel's periods",
@@ -522,6 +522,10 @@ fn run_did(
         }
         const CELLS: u8 = 0;
         const EVENTS: u8 = 1;
+        let aggregates = did::aggregate::all(&fit, &panel.group, &period_values);
+        let pre_trend = did::aggregate::pre_trend_test(&fit);
+        // The cells' influence functions move into their rows (8 MB each per million units).
+        let mut cell_influence = std::mem::take(&mut fit.influence);
         let mut entries: Vec<Entry> = fit
             .cells
             .iter()
@@ -532,13 +536,13 @@ fn run_did(
                     panel.periods[cell.group], panel.periods[cell.period]
                 ),
                 estimate: cell.att,
-                psi: fit.influence[k].clone(),
+                psi: std::mem::take(&mut cell_influence[k]),
                 n_treated: cell.n_treated,
                 n_control: cell.n_control,
                 family: Some(CELLS),
             })
             .collect();
-        for aggregate in did::aggregate::all(&fit, &panel.group, &period_values) {
+        for aggregate in aggregates {
             let (target, family) = match aggregate.kind {
                 AggregateKind::Simple => ("overall".to_string(), None),
                 AggregateKind::Group(g) => (format!("group:{}", panel.periods[g]), None),
@@ -563,7 +567,10 @@ fn run_did(
         }
         let (std_errors, critical, inference): (Vec<f64>, [Option<f64>; 2], String) =
             if did_plan.bootstrap_draws > 0 {
-                let columns: Vec<Vec<f64>> = entries.iter().map(|e| e.psi.clone()).collect();
+                let columns: Vec<Vec<f64>> = entries
+                    .iter_mut()
+                    .map(|e| std::mem::take(&mut e.psi))
+                    .collect();
                 let seed = derive_seed(plan.seed, &[&evaluation.name, outcome]);
                 let boot = crate::inference::multiplier::run(
                     &columns,
@@ -633,7 +640,7 @@ fn run_did(
             }
             rows.push(row);
         }
-        if let Some((statistic, df, p_value)) = did::aggregate::pre_trend_test(&fit) {
+        if let Some((statistic, df, p_value)) = pre_trend {
             if p_value < 0.05 {
                 warnings.push(format!(
                     "evaluation `{}`, outcome `{outcome}`: pre-treatment effects are jointly non-zero (Wald p = {p_value:.4}): parallel trends is doubtful",

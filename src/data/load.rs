@@ -135,9 +135,7 @@ impl Table {
                 .cast(&DataType::Float64)
                 .map_err(|e| self.bad_column(name, e))?;
             let values = cast.f64().map_err(|e| self.bad_column(name, e))?;
-            return Ok(Column::Numeric(
-                values.iter().map(|v| v.filter(|x| !x.is_nan())).collect(),
-            ));
+            return Ok(Column::Numeric(present_numbers(values)));
         }
         let cast = series
             .cast(&DataType::String)
@@ -395,4 +393,23 @@ fn read_parquet(path: &Path) -> Result<DataFrame, InputError> {
             hint: "write the file again with a Parquet writer (e.g. polars, pandas or arrow)"
                 .into(),
         })
+}
+
+/// The values of a numeric column, `None` where missing or NaN — read chunk by chunk from the
+/// arrays (the element iterator of the chunked array was a quarter of a second per 8 million
+/// rows).
+fn present_numbers(values: &polars::prelude::Float64Chunked) -> Vec<Option<f64>> {
+    let mut out = Vec::with_capacity(values.len());
+    for array in values.downcast_iter() {
+        let data: &[f64] = array.values();
+        match array.validity() {
+            None => out.extend(data.iter().map(|&v| (!v.is_nan()).then_some(v))),
+            Some(valid) => out.extend(
+                data.iter()
+                    .zip(valid.iter())
+                    .map(|(&v, ok)| (ok && !v.is_nan()).then_some(v)),
+            ),
+        }
+    }
+    out
 }

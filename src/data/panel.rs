@@ -168,12 +168,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                 (keys, Some(labels))
             }
         };
-    let period_keys: Vec<f64> = {
-        let mut distinct: Vec<f64> = keys.clone();
-        distinct.sort_unstable_by(f64::total_cmp);
-        distinct.dedup();
-        distinct
-    };
+    let period_keys = distinct_sorted(&keys);
     if period_keys.len() < 2 {
         return Err(InputError::BadColumn {
             path: path.clone(),
@@ -207,17 +202,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     "every row needs its unit",
                 ));
             }
-            let mut distinct: Vec<f64> = values.iter().flatten().copied().collect();
-            distinct.sort_unstable_by(f64::total_cmp);
-            distinct.dedup();
-            values
-                .iter()
-                .map(|v| {
-                    distinct
-                        .binary_search_by(|d| d.total_cmp(&v.expect("checked above")))
-                        .expect("present") as u32
-                })
-                .collect()
+            let values: Vec<f64> = values.iter().map(|v| v.expect("checked above")).collect();
+            dense_numeric_ids(&values)
         }
         Column::Text(ref units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
@@ -234,10 +220,10 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let n_units = unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1);
     // Row of each unit × period; duplicates are errors.
     let n_periods = period_keys.len();
-    let mut cell_row: Vec<Option<usize>> = vec![None; n_units * n_periods];
+    let mut cell_row = CellRows::new(n_units, n_periods);
     for row in 0..n_rows {
-        let cell = unit_ids[row] as usize * n_periods + period_of(keys[row]).expect("period");
-        if let Some(first) = cell_row[cell] {
+        let period = period_of(keys[row]).expect("period");
+        if let Some(first) = cell_row.set(unit_ids[row] as usize, period, row) {
             return Err(InputError::BadColumn {
                 path: path.clone(),
                 column: format!("{} × {}", spec.unit, spec.time),
@@ -250,12 +236,11 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     .into(),
             });
         }
-        cell_row[cell] = Some(row);
     }
     // A unit's label, from its first row (only when asked: panels can have millions of units).
     let unit_label = |unit: usize| -> String {
         let row = (0..n_periods)
-            .find_map(|p| cell_row[unit * n_periods + p])
+            .find_map(|p| cell_row.get(unit, p))
             .expect("every unit has a row");
         match &unit_column {
             Column::Numeric(v) => format_number(v[row].expect("checked above")),
@@ -315,7 +300,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             for unit in 0..n_units {
                 let mut treated_since: Option<f64> = None;
                 for p in 0..n_periods {
-                    let Some(row) = cell_row[unit * n_periods + p] else {
+                    let Some(row) = cell_row.get(unit, p) else {
                         continue;
                     };
                     match values[row] {
@@ -396,13 +381,13 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let mut incomplete = 0usize;
     for unit in 0..n_units {
         for p in 0..n_periods {
-            let missing = match cell_row[unit * n_periods + p] {
+            let missing = match cell_row.get(unit, p) {
                 None => true,
                 Some(row) => outcome_values.iter().any(|v| v[row].is_none()),
             };
             if missing {
                 if spec.missing == MissingPolicy::Error {
-                    let row = cell_row[unit * n_periods + p].unwrap_or(group_row[unit]);
+                    let row = cell_row.get(unit, p).unwrap_or(group_row[unit]);
                     return Err(bad_value(
                         &spec.outcomes.join(", "),
                         row,
@@ -489,7 +474,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         .iter()
         .map(|values| {
             Array2::from_shape_fn((kept.len(), n_periods), |(i, p)| {
-                let row = cell_row[kept[i] * n_periods + p].expect("balanced");
+                let row = cell_row.get(kept[i], p).expect("balanced");
                 values[row].expect("complete")
             })
         })
@@ -501,7 +486,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             let mut per_unit: Vec<Option<String>> = Vec::with_capacity(kept.len());
             for &unit in &kept {
                 let rows: Vec<usize> = (0..n_periods)
-                    .filter_map(|p| cell_row[unit * n_periods + p])
+                    .filter_map(|p| cell_row.get(unit, p))
                     .collect();
                 let first = values[rows[0]].clone();
                 if let Some(&row) = rows.iter().find(|&&r| values[r] != first) {
@@ -537,7 +522,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         let mut x = Array2::<f64>::zeros((kept.len(), columns.len()));
         for (i, &unit) in kept.iter().enumerate() {
             let row = (0..n_periods)
-                .find_map(|p| cell_row[unit * n_periods + p])
+                .find_map(|p| cell_row.get(unit, p))
                 .expect("a balanced unit has rows");
             for (j, column) in columns.iter().enumerate() {
                 x[[i, j]] = column[row].ok_or_else(|| {
@@ -558,7 +543,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         .map(|column| {
             let values = table.numeric(column)?;
             Ok(Array2::from_shape_fn((kept.len(), n_periods), |(i, p)| {
-                cell_row[kept[i] * n_periods + p]
+                cell_row
+                    .get(kept[i], p)
                     .and_then(|row| values[row])
                     .unwrap_or(f64::NAN)
             }))
@@ -583,9 +569,130 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     ))
 }
 
+/// The row of every unit × period of a panel (a dense table: panels have few periods).
+struct CellRows {
+    rows: Vec<u32>,
+    periods: usize,
+}
+
+impl CellRows {
+    const EMPTY: u32 = u32::MAX;
+
+    fn new(units: usize, periods: usize) -> Self {
+        CellRows {
+            rows: vec![Self::EMPTY; units * periods],
+            periods,
+        }
+    }
+
+    fn get(&self, unit: usize, period: usize) -> Option<usize> {
+        let row = self.rows[unit * self.periods + period];
+        (row != Self::EMPTY).then_some(row as usize)
+    }
+
+    /// Records `row`; returns the earlier row if the cell already had one.
+    fn set(&mut self, unit: usize, period: usize, row: usize) -> Option<usize> {
+        let earlier = self.get(unit, period);
+        if earlier.is_none() {
+            self.rows[unit * self.periods + period] =
+                u32::try_from(row).expect("tables are limited to 2³² − 1 rows at load");
+        }
+        earlier
+    }
+}
+
+/// The distinct values, ascending. Time columns hold few distinct values among millions of rows,
+/// so they are collected in a small sorted set instead of sorting every row.
+fn distinct_sorted(values: &[f64]) -> Vec<f64> {
+    const SMALL: usize = 4096;
+    let mut distinct: Vec<f64> = Vec::new();
+    let mut last = f64::NAN;
+    for &v in values {
+        if v.total_cmp(&last).is_eq() {
+            continue;
+        }
+        last = v;
+        if let Err(at) = distinct.binary_search_by(|d| d.total_cmp(&v)) {
+            if distinct.len() == SMALL {
+                let mut all = values.to_vec();
+                all.sort_unstable_by(f64::total_cmp);
+                all.dedup_by(|a, b| a.total_cmp(b).is_eq());
+                return all;
+            }
+            distinct.insert(at, v);
+        }
+    }
+    distinct
+}
+
+/// Dense ids 0.. in ascending order of the values (numeric unit identifiers). Whole numbers in a
+/// range not much wider than the data are ranked by direct indexing (linear time: millions of
+/// units); other values by sorting.
+fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
+    let (min, max) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    let whole = values.iter().all(|v| v.fract() == 0.0);
+    let span = max - min;
+    if whole && span.is_finite() && span < (4 * values.len()).max(1024) as f64 {
+        let mut rank = vec![0u32; span as usize + 1];
+        for &v in values {
+            rank[(v - min) as usize] = 1;
+        }
+        let mut next = 0u32;
+        for r in rank.iter_mut() {
+            let present = *r;
+            *r = next;
+            next += present;
+        }
+        return values.iter().map(|&v| rank[(v - min) as usize]).collect();
+    }
+    let mut distinct = values.to_vec();
+    distinct.sort_unstable_by(f64::total_cmp);
+    distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    values
+        .iter()
+        .map(|v| {
+            distinct
+                .binary_search_by(|d| d.total_cmp(v))
+                .expect("present") as u32
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The linear-time paths give what sorting gives, and the fallbacks take over where they
+    /// must (fractions, wide ranges, many distinct periods).
+    #[test]
+    fn fast_ids_and_periods_equal_the_sorted_ones() {
+        let by_sorting = |values: &[f64]| -> Vec<u32> {
+            let mut d = values.to_vec();
+            d.sort_unstable_by(f64::total_cmp);
+            d.dedup();
+            values
+                .iter()
+                .map(|v| d.binary_search_by(|x| x.total_cmp(v)).unwrap() as u32)
+                .collect()
+        };
+        let cases: Vec<Vec<f64>> = vec![
+            vec![7.0, 3.0, 3.0, -2.0, 10.0, 7.0],
+            vec![1.5, 0.25, 1.5, -3.0],
+            vec![1e12, 5.0, 1e12, -1e12],
+            (0..20_000).map(|i| ((i * 7919) % 10_007) as f64).collect(),
+        ];
+        for values in &cases {
+            assert_eq!(dense_numeric_ids(values), by_sorting(values));
+            let mut sorted = values.clone();
+            sorted.sort_unstable_by(f64::total_cmp);
+            sorted.dedup();
+            assert_eq!(distinct_sorted(values), sorted);
+        }
+    }
 
     #[test]
     fn time_labels_parse_and_order() {

@@ -5,6 +5,7 @@
 
 use super::att_gt::AttGt;
 use ndarray::Array2;
+use rayon::prelude::*;
 
 /// One aggregate: its label, estimate and influence function over units.
 #[derive(Debug, Clone)]
@@ -57,10 +58,14 @@ fn weights_influence(
             })
             .sum()
     };
-    let mut memo: std::collections::BTreeMap<Option<usize>, f64> = Default::default();
+    // Groups are period indices: one slot per period, and the last for the never treated.
+    let periods = fit.group_share.len();
+    let by_group: Vec<f64> = (0..=periods)
+        .map(|slot| for_group((slot < periods).then_some(slot)))
+        .collect();
     groups_of_units
         .iter()
-        .map(|g| *memo.entry(*g).or_insert_with(|| for_group(*g)))
+        .map(|g| by_group[g.unwrap_or(periods)])
         .collect()
 }
 
@@ -281,16 +286,22 @@ pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
     }
     let n = fit.n_units as f64;
     let m = pre.len();
-    let mut v = Array2::<f64>::zeros((m, m));
-    for (a, &ka) in pre.iter().enumerate() {
-        for (b, &kb) in pre.iter().enumerate() {
-            let dot: f64 = fit.influence[ka]
+    // The lower triangle, one entry per task (each a pass over all units), mirrored.
+    let pairs: Vec<(usize, usize)> = (0..m).flat_map(|a| (0..=a).map(move |b| (a, b))).collect();
+    let dots: Vec<f64> = pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            fit.influence[pre[a]]
                 .iter()
-                .zip(&fit.influence[kb])
+                .zip(&fit.influence[pre[b]])
                 .map(|(x, y)| x * y)
-                .sum();
-            v[[a, b]] = dot / (n * n);
-        }
+                .sum()
+        })
+        .collect();
+    let mut v = Array2::<f64>::zeros((m, m));
+    for (&(a, b), dot) in pairs.iter().zip(dots) {
+        v[[a, b]] = dot / (n * n);
+        v[[b, a]] = dot / (n * n);
     }
     let inverse = crate::linalg::inverse_spd(v.view())?;
     let theta = ndarray::Array1::from_iter(pre.iter().map(|&k| fit.cells[k].att));

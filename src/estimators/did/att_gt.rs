@@ -3,6 +3,11 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
+/// A unit's role in one ATT(g,t) cell (an index into per-role sums).
+const NEITHER: usize = 0;
+const TREATED: usize = 1;
+const CONTROL: usize = 2;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlGroup {
     Never,
@@ -113,14 +118,27 @@ pub fn estimate(
             }
         }
     }
+    // Without covariates every cell is two passes over two periods' outcomes: periods × units
+    // (contiguous periods) and one small code per unit (its group; `n_periods` = never treated).
+    let unconditional = covariates.is_none_or(|x| x.ncols() == 0);
+    let by_period = if unconditional {
+        y.t().as_standard_layout().into_owned()
+    } else {
+        ndarray::Array2::zeros((0, 0))
+    };
+    let codes: Vec<u32> = group
+        .iter()
+        .map(|g| g.unwrap_or(n_periods) as u32)
+        .collect();
     let estimated: Vec<Result<Option<(Cell, Vec<f64>)>, AttGtError>> = plan
         .par_iter()
         .map(|&(g, t, base)| {
-            let is_control = |unit: usize| match (params.control, group[unit]) {
+            let is_control_group = |unit_group: Option<usize>| match (params.control, unit_group) {
                 (_, None) => true,
                 (ControlGroup::Never, Some(_)) => false,
                 (ControlGroup::NotYet, Some(h)) => h != g && h > t.max(base) + a,
             };
+            let is_control = |unit: usize| is_control_group(group[unit]);
             if let Some(x) = covariates.filter(|x| x.ncols() > 0) {
                 // Conditional parallel trends: estimate on the cell's subsample, then scale the
                 // influence function to the whole sample (n / n_subsample), as R did.
@@ -157,32 +175,51 @@ pub fn estimate(
                 };
                 return Ok(Some((cell, column)));
             }
-            let (mut sum_t, mut n_t, mut sum_c, mut n_c) = (0.0, 0usize, 0.0, 0usize);
-            for unit in 0..n {
-                let change = y[[unit, t]] - y[[unit, base]];
-                if group[unit] == Some(g) {
-                    sum_t += change;
-                    n_t += 1;
-                } else if is_control(unit) {
-                    sum_c += change;
-                    n_c += 1;
-                }
+            // Each unit's role in this cell, looked up by its group code: none, treated, control.
+            let role: Vec<usize> = (0..=n_periods)
+                .map(|code| {
+                    let unit_group = (code < n_periods).then_some(code);
+                    if unit_group == Some(g) {
+                        TREATED
+                    } else if is_control_group(unit_group) {
+                        CONTROL
+                    } else {
+                        NEITHER
+                    }
+                })
+                .collect();
+            let (now, before) = (by_period.row(t), by_period.row(base));
+            let (now, before) = (
+                now.as_slice().expect("standard layout"),
+                before.as_slice().expect("standard layout"),
+            );
+            let mut sums = [0.0; 3];
+            let mut counts = [0usize; 3];
+            for ((&code, &y_t), &y_b) in codes.iter().zip(now).zip(before) {
+                let r = role[code as usize];
+                sums[r] += y_t - y_b;
+                counts[r] += 1;
             }
+            let (sum_t, n_t, sum_c, n_c) = (
+                sums[TREATED],
+                counts[TREATED],
+                sums[CONTROL],
+                counts[CONTROL],
+            );
             if n_c == 0 {
                 return Ok(None);
             }
             let (mean_t, mean_c) = (sum_t / n_t as f64, sum_c / n_c as f64);
             let (scale_t, scale_c) = (n as f64 / n_t as f64, n as f64 / n_c as f64);
-            let column: Vec<f64> = (0..n)
-                .map(|unit| {
-                    let change = y[[unit, t]] - y[[unit, base]];
-                    if group[unit] == Some(g) {
-                        scale_t * (change - mean_t)
-                    } else if is_control(unit) {
-                        -scale_c * (change - mean_c)
-                    } else {
-                        0.0
-                    }
+            let coefficient = [0.0, scale_t, -scale_c];
+            let centre = [0.0, mean_t, mean_c];
+            let column: Vec<f64> = codes
+                .iter()
+                .zip(now)
+                .zip(before)
+                .map(|((&code, &y_t), &y_b)| {
+                    let r = role[code as usize];
+                    coefficient[r] * ((y_t - y_b) - centre[r])
                 })
                 .collect();
             let cell = Cell {
