@@ -7,6 +7,16 @@ use cominev::error::exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Estimation allocates and frees many vectors of a few MB (influence functions: 8 MB per
+    // million units). By default glibc maps each from the system afresh (the kernel zeroing
+    // every page); serving them from the heap and keeping freed memory lets them be reused
+    // (1M units × 8 periods, did: 1.03 s → 0.89 s of estimation here). A short-lived process.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -149,7 +149,12 @@ impl Table {
     /// A column that must hold numbers. A text column is parsed; the first value that is not a
     /// number is reported by row (never by value).
     pub fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, InputError> {
-        match self.column(name)? {
+        self.numeric_of(name, self.column(name)?)
+    }
+
+    /// `numeric` for a column already read with `column`.
+    pub fn numeric_of(&self, name: &str, column: Column) -> Result<Vec<Option<f64>>, InputError> {
+        match column {
             Column::Numeric(values) => Ok(values),
             Column::Text(values) => values
                 .iter()

@@ -116,6 +116,19 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             return Err(table.missing_column(column));
         }
     }
+    // The columns every panel reads, read at once (each holds millions of values).
+    let columns = Prefetched::new(
+        table,
+        [
+            Some(&spec.time),
+            Some(&spec.unit),
+            spec.first_treated.as_ref(),
+            spec.treatment.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(&spec.outcomes),
+    );
     let n_rows = table.n_rows();
     let bad_value = |column: &str, row: usize, problem: &str, hint: &str| InputError::BadValue {
         path: path.clone(),
@@ -127,7 +140,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     // Time keys: numbers are used as they are (the fast path for millions of rows); text labels
     // are parsed.
     let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) =
-        match table.column(&spec.time)? {
+        match columns.take(&spec.time)? {
             Column::Numeric(values) => {
                 let mut keys = Vec::with_capacity(n_rows);
                 for (row, v) in values.iter().enumerate() {
@@ -191,7 +204,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             out
         }
     };
-    let unit_column = table.column(&spec.unit)?;
+    let unit_column = columns.take(&spec.unit)?;
     let unit_ids: Vec<u32> = match unit_column {
         Column::Numeric(ref values) => {
             if let Some(row) = values.iter().position(Option::is_none) {
@@ -252,7 +265,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let mut group_row: Vec<usize> = vec![0; n_units];
     match (&spec.first_treated, &spec.treatment) {
         (Some(column), _) => {
-            let (numbers, texts) = match table.column(column)? {
+            let (numbers, texts) = match columns.take(column)? {
                 Column::Numeric(v) => (Some(v), None),
                 Column::Text(v) => (None, Some(v)),
             };
@@ -296,7 +309,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             }
         }
         (None, Some(column)) => {
-            let values = table.numeric(column)?;
+            let values = columns.numeric(column)?;
             for unit in 0..n_units {
                 let mut treated_since: Option<f64> = None;
                 for p in 0..n_periods {
@@ -375,7 +388,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let outcome_values: Vec<Vec<Option<f64>>> = spec
         .outcomes
         .iter()
-        .map(|o| table.numeric(o))
+        .map(|o| columns.numeric(o))
         .collect::<Result<_, _>>()?;
     let mut keep = vec![true; n_units];
     let mut incomplete = 0usize;
@@ -567,6 +580,38 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         },
         warnings,
     ))
+}
+
+/// Columns read from a table in parallel, each taken once by the code that checks it.
+struct Prefetched<'a> {
+    table: &'a Table,
+    read: std::cell::RefCell<std::collections::BTreeMap<String, Result<Column, InputError>>>,
+}
+
+impl<'a> Prefetched<'a> {
+    fn new<'n>(table: &'a Table, names: impl Iterator<Item = &'n String>) -> Self {
+        use rayon::prelude::*;
+        let mut names: Vec<&String> = names.collect();
+        names.sort_unstable();
+        names.dedup();
+        let read = names
+            .into_par_iter()
+            .map(|name| (name.clone(), table.column(name)))
+            .collect();
+        Prefetched {
+            table,
+            read: std::cell::RefCell::new(read),
+        }
+    }
+
+    fn take(&self, name: &str) -> Result<Column, InputError> {
+        let read = self.read.borrow_mut().remove(name);
+        read.unwrap_or_else(|| self.table.column(name))
+    }
+
+    fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, InputError> {
+        self.table.numeric_of(name, self.take(name)?)
+    }
 }
 
 /// The row of every unit × period of a panel (a dense table: panels have few periods).

@@ -119,6 +119,7 @@ fn mean_of(parts: &[&Aggregate], kind: AggregateKind, n_treated: usize) -> Aggre
         kind,
         estimate: parts.iter().map(|a| a.estimate).sum::<f64>() / m,
         influence: (0..n)
+            .into_par_iter()
             .map(|i| parts.iter().map(|a| a.influence[i]).sum::<f64>() / m)
             .collect(),
         n_treated,
@@ -158,6 +159,7 @@ pub fn all(
             kind: AggregateKind::Group(g),
             estimate: keep.iter().map(|&k| cells[k].att).sum::<f64>() / m,
             influence: (0..fit.n_units)
+                .into_par_iter()
                 .map(|i| keep.iter().map(|&k| fit.influence[k][i]).sum::<f64>() / m)
                 .collect(),
             n_treated: treated_in(fit, &keep),
@@ -186,6 +188,7 @@ pub fn all(
             })
             .collect();
         let influence = (0..fit.n_units)
+            .into_par_iter()
             .map(|i| {
                 let direct: f64 = by_group
                     .iter()
@@ -226,7 +229,7 @@ pub fn all(
     events.sort_unstable();
     events.dedup();
     let by_event: Vec<Aggregate> = events
-        .iter()
+        .par_iter()
         .map(|&e| {
             let keep: Vec<usize> = (0..cells.len()).filter(|&k| event(k) == e).collect();
             weighted(fit, groups_of_units, &keep, AggregateKind::Event(e))
@@ -250,7 +253,7 @@ pub fn all(
     periods.sort_unstable();
     periods.dedup();
     let by_period: Vec<Aggregate> = periods
-        .iter()
+        .par_iter()
         .map(|&t| {
             let keep: Vec<usize> = post
                 .iter()
