@@ -11,6 +11,7 @@ use super::design::{MissingPolicy, dense_ids, format_number, labels};
 use super::load::{Column, Table};
 use crate::error::InputError;
 use ndarray::Array2;
+use rayon::prelude::*;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone)]
@@ -142,18 +143,18 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) =
         match columns.take(&spec.time)? {
             Column::Numeric(values) => {
-                let mut keys = Vec::with_capacity(n_rows);
-                for (row, v) in values.iter().enumerate() {
-                    keys.push(v.ok_or_else(|| {
-                        bad_value(
-                            &spec.time,
-                            row,
-                            "time is missing",
-                            "every row needs its period",
-                        )
-                    })?);
+                if let Some(row) = values.iter().position(Option::is_none) {
+                    return Err(bad_value(
+                        &spec.time,
+                        row,
+                        "time is missing",
+                        "every row needs its period",
+                    ));
                 }
-                (keys, None)
+                (
+                    values.par_iter().map(|v| v.unwrap_or_default()).collect(),
+                    None,
+                )
             }
             Column::Text(labels) => {
                 let mut keys = Vec::with_capacity(n_rows);
@@ -486,10 +487,18 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     let outcomes = outcome_values
         .iter()
         .map(|values| {
-            Array2::from_shape_fn((kept.len(), n_periods), |(i, p)| {
-                let row = cell_row.get(kept[i], p).expect("balanced");
-                values[row].expect("complete")
-            })
+            let cell_row = &cell_row;
+            let cells: Vec<f64> = kept
+                .par_iter()
+                .flat_map_iter(|&unit| {
+                    (0..n_periods).map(move |p| {
+                        let row = cell_row.get(unit, p).expect("balanced");
+                        values[row].expect("complete")
+                    })
+                })
+                .collect();
+            Array2::from_shape_vec((kept.len(), n_periods), cells)
+                .expect("one value per kept unit and period")
         })
         .collect();
     let clusters = match &spec.cluster {
@@ -590,7 +599,6 @@ struct Prefetched<'a> {
 
 impl<'a> Prefetched<'a> {
     fn new<'n>(table: &'a Table, names: impl Iterator<Item = &'n String>) -> Self {
-        use rayon::prelude::*;
         let mut names: Vec<&String> = names.collect();
         names.sort_unstable();
         names.dedup();
@@ -674,12 +682,13 @@ fn distinct_sorted(values: &[f64]) -> Vec<f64> {
 /// range not much wider than the data are ranked by direct indexing (linear time: millions of
 /// units); other values by sorting.
 fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
-    let (min, max) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
-    let whole = values.iter().all(|v| v.fract() == 0.0);
+    let (mut min, mut max, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+    for &v in values {
+        min = min.min(v);
+        max = max.max(v);
+        // (Not `fract`, a library call without SSE4.1; out-of-range values saturate and fail.)
+        whole &= v == (v as i64) as f64;
+    }
     let span = max - min;
     if whole && span.is_finite() && span < (4 * values.len()).max(1024) as f64 {
         let mut rank = vec![0u32; span as usize + 1];
@@ -692,7 +701,10 @@ fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
             *r = next;
             next += present;
         }
-        return values.iter().map(|&v| rank[(v - min) as usize]).collect();
+        return values
+            .par_iter()
+            .map(|&v| rank[(v - min) as usize])
+            .collect();
     }
     let mut distinct = values.to_vec();
     distinct.sort_unstable_by(f64::total_cmp);
