@@ -603,7 +603,7 @@ fn run_did(
                 (boot.std_errors, critical, label)
             } else {
                 let se = entries
-                    .iter()
+                    .par_iter()
                     .map(|e| did::att_gt::std_error(&e.psi, clusters))
                     .collect();
                 let label = if clusters.is_some() {

@@ -216,8 +216,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     "every row needs its unit",
                 ));
             }
-            let values: Vec<f64> = values.iter().map(|v| v.expect("checked above")).collect();
-            dense_numeric_ids(&values)
+            dense_numeric_ids(values)
         }
         Column::Text(ref units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
@@ -655,44 +654,63 @@ impl CellRows {
 }
 
 /// The distinct values, ascending. Time columns hold few distinct values among millions of rows,
-/// so they are collected in a small sorted set instead of sorting every row.
+/// so they are collected in small sorted sets (per block of rows, in parallel) instead of sorting
+/// every row; many distinct values fall back to sorting.
 fn distinct_sorted(values: &[f64]) -> Vec<f64> {
     const SMALL: usize = 4096;
-    let mut distinct: Vec<f64> = Vec::new();
-    let mut last = f64::NAN;
-    for &v in values {
-        if v.total_cmp(&last).is_eq() {
-            continue;
-        }
-        last = v;
-        if let Err(at) = distinct.binary_search_by(|d| d.total_cmp(&v)) {
-            if distinct.len() == SMALL {
-                let mut all = values.to_vec();
-                all.sort_unstable_by(f64::total_cmp);
-                all.dedup_by(|a, b| a.total_cmp(b).is_eq());
-                return all;
+    let small_set = |block: &[f64]| -> Option<Vec<f64>> {
+        let mut distinct: Vec<f64> = Vec::new();
+        let mut last = f64::NAN;
+        for &v in block {
+            if v.total_cmp(&last).is_eq() {
+                continue;
             }
-            distinct.insert(at, v);
+            last = v;
+            if let Err(at) = distinct.binary_search_by(|d| d.total_cmp(&v)) {
+                if distinct.len() == SMALL {
+                    return None;
+                }
+                distinct.insert(at, v);
+            }
         }
-    }
-    distinct
+        Some(distinct)
+    };
+    let blocks: Option<Vec<Vec<f64>>> = values.par_chunks(1 << 16).map(small_set).collect();
+    let mut all = match blocks {
+        Some(blocks) => blocks.concat(),
+        None => values.to_vec(),
+    };
+    all.sort_unstable_by(f64::total_cmp);
+    all.dedup_by(|a, b| a.total_cmp(b).is_eq());
+    all
 }
 
 /// Dense ids 0.. in ascending order of the values (numeric unit identifiers). Whole numbers in a
 /// range not much wider than the data are ranked by direct indexing (linear time: millions of
 /// units); other values by sorting.
-fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
-    let (mut min, mut max, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
-    for &v in values {
-        min = min.min(v);
-        max = max.max(v);
-        // (Not `fract`, a library call without SSE4.1; out-of-range values saturate and fail.)
-        whole &= v == (v as i64) as f64;
-    }
+fn dense_numeric_ids(values: &[Option<f64>]) -> Vec<u32> {
+    let value = |v: &Option<f64>| v.unwrap_or(f64::NAN);
+    let (min, max, whole) = values
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            let (mut min, mut max, mut whole) = (f64::INFINITY, f64::NEG_INFINITY, true);
+            for v in chunk.iter().map(value) {
+                min = min.min(v);
+                max = max.max(v);
+                // (Not `fract`, a library call without SSE4.1; out-of-range values saturate,
+                // NaN fails.)
+                whole &= v == (v as i64) as f64;
+            }
+            (min, max, whole)
+        })
+        .reduce(
+            || (f64::INFINITY, f64::NEG_INFINITY, true),
+            |a, b| (a.0.min(b.0), a.1.max(b.1), a.2 && b.2),
+        );
     let span = max - min;
     if whole && span.is_finite() && span < (4 * values.len()).max(1024) as f64 {
         let mut rank = vec![0u32; span as usize + 1];
-        for &v in values {
+        for v in values.iter().map(value) {
             rank[(v - min) as usize] = 1;
         }
         let mut next = 0u32;
@@ -703,17 +721,17 @@ fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
         }
         return values
             .par_iter()
-            .map(|&v| rank[(v - min) as usize])
+            .map(|v| rank[(value(v) - min) as usize])
             .collect();
     }
-    let mut distinct = values.to_vec();
+    let mut distinct: Vec<f64> = values.iter().map(value).collect();
     distinct.sort_unstable_by(f64::total_cmp);
     distinct.dedup_by(|a, b| a.total_cmp(b).is_eq());
     values
         .iter()
         .map(|v| {
             distinct
-                .binary_search_by(|d| d.total_cmp(v))
+                .binary_search_by(|d| d.total_cmp(&value(v)))
                 .expect("present") as u32
         })
         .collect()
@@ -743,7 +761,8 @@ mod tests {
             (0..20_000).map(|i| ((i * 7919) % 10_007) as f64).collect(),
         ];
         for values in &cases {
-            assert_eq!(dense_numeric_ids(values), by_sorting(values));
+            let present: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+            assert_eq!(dense_numeric_ids(&present), by_sorting(values));
             let mut sorted = values.clone();
             sorted.sort_unstable_by(f64::total_cmp);
             sorted.dedup();

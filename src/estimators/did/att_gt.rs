@@ -122,7 +122,11 @@ pub fn estimate(
     // (contiguous periods) and one small code per unit (its group; `n_periods` = never treated).
     let unconditional = covariates.is_none_or(|x| x.ncols() == 0);
     let by_period = if unconditional {
-        y.t().as_standard_layout().into_owned()
+        let rows: Vec<f64> = (0..n_periods)
+            .into_par_iter()
+            .flat_map_iter(|t| y.column(t).to_vec())
+            .collect();
+        ndarray::Array2::from_shape_vec((n_periods, n), rows).expect("periods × units")
     } else {
         ndarray::Array2::zeros((0, 0))
     };
