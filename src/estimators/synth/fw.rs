@@ -721,6 +721,49 @@ mod tests {
         }
     }
 
+    /// The passes give the same bits whether compiled for AVX2 (the dispatching functions, on a
+    /// processor that has it) or for the baseline instruction set (the portable bodies).
+    #[test]
+    fn vectorised_passes_equal_the_portable_ones_bit_for_bit() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut draw =
+            |len: usize| -> Vec<f64> { (0..len).map(|_| rng.random_range(-3.0..3.0)).collect() };
+        for len in [1, 7, 8, 13, 1003] {
+            let (x, gradient, row, atb) = (draw(len), draw(len), draw(len), draw(len));
+            let step = Step {
+                vertex: len / 2,
+                size: 0.37,
+                eta: 0.8,
+            };
+            let (mut x1, mut g1, mut x2, mut g2) = (x.clone(), gradient.clone(), x, gradient);
+            let fast = step_and_select(&mut x1, &mut g1, &row, &atb, step);
+            let portable = step_and_select_portable(&mut x2, &mut g2, &row, &atb, step);
+            assert_eq!(fast.0, portable.0);
+            assert_eq!(fast.1.to_bits(), portable.1.to_bits());
+            assert!(x1.iter().zip(&x2).all(|(p, q)| p.to_bits() == q.to_bits()));
+            assert!(g1.iter().zip(&g2).all(|(p, q)| p.to_bits() == q.to_bits()));
+            let (ax, b) = (draw(len), draw(len));
+            let (t1, t2) = (
+                line_terms(&row, &ax, &b),
+                line_terms_portable(&row, &ax, &b),
+            );
+            assert_eq!(
+                (t1.0.to_bits(), t1.1.to_bits()),
+                (t2.0.to_bits(), t2.1.to_bits())
+            );
+            let (mut ax1, mut ax2) = (ax.clone(), ax);
+            let f1 = move_fit(&mut ax1, &row, &b, 0.37);
+            let f2 = move_fit_portable(&mut ax2, &row, &b, 0.37);
+            assert_eq!(f1.to_bits(), f2.to_bits());
+            assert!(
+                ax1.iter()
+                    .zip(&ax2)
+                    .all(|(p, q)| p.to_bits() == q.to_bits())
+            );
+        }
+    }
+
     #[test]
     fn sparsify_zeroes_small_weights_without_shifting_the_rest() {
         assert_eq!(sparsify(&[0.8, 0.15, 0.05]), vec![0.8 / 0.8, 0.0, 0.0]);
