@@ -20,4 +20,5 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod run;
+mod simd;
 pub mod simulate;

@@ -5,6 +5,7 @@
 //! Determinism: draw b uses its own generator seeded from (seed, b), draws run in parallel and are
 //! collected in index order, so results do not depend on the thread count.
 
+use crate::simd::with_avx2;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -90,11 +91,8 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
             bits
         })
         .collect();
-    // 2. Sum the rows drawn high, blocked so that a chunk of rows stays in cache while every draw
-    //    of a block of draws visits it. Within a draw rows are added in ascending order, so the
-    //    result does not depend on the blocking or the thread count.
+    // 2. Sum the rows drawn high, block of draws by block of draws.
     const DRAWS_PER_BLOCK: usize = 32;
-    const WORDS_PER_CHUNK: usize = 16; // 1,024 rows
     let blocks: Vec<std::ops::Range<usize>> = (0..draws)
         .step_by(DRAWS_PER_BLOCK)
         .map(|b| b..(b + DRAWS_PER_BLOCK).min(draws))
@@ -104,22 +102,7 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         .into_par_iter()
         .flat_map_iter(|block| {
             progress.tick();
-            let mut sums = vec![vec![0.0; k]; block.len()];
-            for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
-                for (d, b) in block.clone().enumerate() {
-                    let acc = &mut sums[d];
-                    for word in chunk..(chunk + WORDS_PER_CHUNK).min(words) {
-                        let mut bits = high_bits[b][word];
-                        while bits != 0 {
-                            let g = word * 64 + bits.trailing_zeros() as usize;
-                            bits &= bits - 1;
-                            for (a, value) in acc.iter_mut().zip(&rows[g * k..g * k + k]) {
-                                *a += value;
-                            }
-                        }
-                    }
-                }
-            }
+            let sums = high_sums(&high_bits[block], &rows, k);
             sums.into_iter().map(|high_sum| {
                 (0..k)
                     .map(|j| (low * column_sums[j] + (high - low) * high_sum[j]) / n as f64)
@@ -143,6 +126,37 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         estimates: k,
         std_errors,
     }
+}
+
+with_avx2! {
+    /// For each draw of a block (its bit set of rows drawn high), the sum of those rows of the
+    /// row-major G × k matrix `rows`.
+    fn high_sums = high_sums_portable(high_bits: &[Vec<u64>], rows: &[f64], k: usize) -> Vec<Vec<f64>>
+}
+
+/// Rows are visited in chunks so that a chunk stays in cache while every draw of the block visits
+/// it; within a draw rows are added in ascending order, so the result does not depend on the
+/// blocking or the thread count.
+#[inline(always)]
+fn high_sums_portable(high_bits: &[Vec<u64>], rows: &[f64], k: usize) -> Vec<Vec<f64>> {
+    const WORDS_PER_CHUNK: usize = 16; // 1,024 rows
+    let words = high_bits.first().map_or(0, Vec::len);
+    let mut sums = vec![vec![0.0; k]; high_bits.len()];
+    for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
+        for (acc, bits_of_draw) in sums.iter_mut().zip(high_bits) {
+            for word in chunk..(chunk + WORDS_PER_CHUNK).min(words) {
+                let mut bits = bits_of_draw[word];
+                while bits != 0 {
+                    let g = word * 64 + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    for (a, value) in acc.iter_mut().zip(&rows[g * k..g * k + k]) {
+                        *a += value;
+                    }
+                }
+            }
+        }
+    }
+    sums
 }
 
 impl Bootstrap {

@@ -13,6 +13,7 @@
 //! bound by reading those rows from memory (36 KB each, ~2 million of them): hence one fused,
 //! vectorised pass per step and placebo problems embedded in the full set of columns.
 
+use crate::simd::with_avx2;
 use ndarray::{Array2, ArrayView2};
 
 #[derive(Debug, Clone)]
@@ -389,29 +390,6 @@ struct Step {
     vertex: usize,
     size: f64,
     eta: f64,
-}
-
-/// Defines `$name`, which runs `$portable` compiled for AVX2 where the processor has it, else as
-/// it is: the same operations in the same order, so the same bits either way. The solver's
-/// passes over thousands of weights or rows are where a placebo refit spends its time.
-macro_rules! with_avx2 {
-    ($(#[$doc:meta])* fn $name:ident = $portable:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        $(#[$doc])*
-        fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                fn avx2($($arg: $ty),*) -> $ret {
-                    $portable($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the processor supports AVX2, checked just above.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            $portable($($arg),*)
-        }
-    };
 }
 
 with_avx2! {
