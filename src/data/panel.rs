@@ -131,6 +131,14 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         .chain(&spec.outcomes),
     );
     let n_rows = table.n_rows();
+    if u32::try_from(n_rows).is_err() {
+        return Err(InputError::BadColumn {
+            path: path.clone(),
+            column: spec.unit.clone(),
+            problem: format!("the panel has {n_rows} rows, more than 4,294,967,295"),
+            hint: "split the extract (for example by region) and evaluate the parts".into(),
+        });
+    }
     let bad_value = |column: &str, row: usize, problem: &str, hint: &str| InputError::BadValue {
         path: path.clone(),
         column: column.to_string(),
@@ -647,7 +655,7 @@ impl CellRows {
         let earlier = self.get(unit, period);
         if earlier.is_none() {
             self.rows[unit * self.periods + period] =
-                u32::try_from(row).expect("tables are limited to 2³² − 1 rows at load");
+                u32::try_from(row).expect("panels of 2³² rows and more are refused first");
         }
         earlier
     }
