@@ -92,7 +92,7 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         })
         .collect();
     // 2. Sum the rows drawn high, block of draws by block of draws.
-    const DRAWS_PER_BLOCK: usize = 32;
+    const DRAWS_PER_BLOCK: usize = 64;
     let blocks: Vec<std::ops::Range<usize>> = (0..draws)
         .step_by(DRAWS_PER_BLOCK)
         .map(|b| b..(b + DRAWS_PER_BLOCK).min(draws))
@@ -139,7 +139,7 @@ with_avx2! {
 /// blocking or the thread count.
 #[inline(always)]
 fn high_sums_portable(high_bits: &[Vec<u64>], rows: &[f64], k: usize) -> Vec<Vec<f64>> {
-    const WORDS_PER_CHUNK: usize = 16; // 1,024 rows
+    const WORDS_PER_CHUNK: usize = 8; // 512 rows
     let words = high_bits.first().map_or(0, Vec::len);
     let mut sums = vec![vec![0.0; k]; high_bits.len()];
     for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
