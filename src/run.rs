@@ -516,6 +516,8 @@ fn run_did(
             target: String,
             estimate: f64,
             psi: Vec<f64>,
+            /// For aggregates: the influence function as a linear map of the cells'.
+            form: Option<did::aggregate::LinearForm>,
             n_treated: usize,
             n_control: usize,
             family: Option<u8>,
@@ -537,6 +539,7 @@ fn run_did(
                 ),
                 estimate: cell.att,
                 psi: std::mem::take(&mut cell_influence[k]),
+                form: None,
                 n_treated: cell.n_treated,
                 n_control: cell.n_control,
                 family: Some(CELLS),
@@ -560,6 +563,7 @@ fn run_did(
                 target,
                 estimate: aggregate.estimate,
                 psi: aggregate.influence,
+                form: Some(aggregate.form),
                 n_treated: aggregate.n_treated,
                 n_control,
                 family,
@@ -567,9 +571,43 @@ fn run_did(
         }
         let (std_errors, critical, inference): (Vec<f64>, [Option<f64>; 2], String) =
             if did_plan.bootstrap_draws > 0 {
-                let columns: Vec<Vec<f64>> = entries
+                // Draw the cells and one indicator per group; the aggregates are linear
+                // combinations of those (half as many columns to bootstrap as rows).
+                let n_cells = fit.cells.len();
+                let slots = fit.group_share.len() + 1;
+                let slot_of = |g: &Option<usize>| g.unwrap_or(slots - 1);
+                let mut occupied = vec![false; slots];
+                for g in &panel.group {
+                    occupied[slot_of(g)] = true;
+                }
+                let occupied: Vec<usize> = (0..slots).filter(|&s| occupied[s]).collect();
+                let mut columns: Vec<Vec<f64>> = entries[..n_cells]
                     .iter_mut()
                     .map(|e| std::mem::take(&mut e.psi))
+                    .collect();
+                for &slot in &occupied {
+                    columns.push(
+                        panel
+                            .group
+                            .iter()
+                            .map(|g| f64::from(u8::from(slot_of(g) == slot)))
+                            .collect(),
+                    );
+                }
+                let coefficients: Vec<Vec<f64>> = entries
+                    .iter()
+                    .enumerate()
+                    .map(|(j, e)| match &e.form {
+                        None => (0..columns.len())
+                            .map(|c| f64::from(u8::from(c == j)))
+                            .collect(),
+                        Some(form) => form
+                            .cells
+                            .iter()
+                            .copied()
+                            .chain(occupied.iter().map(|&s| form.by_group[s]))
+                            .collect(),
+                    })
                     .collect();
                 let seed = derive_seed(plan.seed, &[&evaluation.name, outcome]);
                 let boot = crate::inference::multiplier::run(
@@ -577,7 +615,8 @@ fn run_did(
                     clusters,
                     did_plan.bootstrap_draws,
                     seed,
-                );
+                )
+                .combinations(&coefficients);
                 let band = |family: u8| {
                     let members: Vec<usize> = (0..entries.len())
                         .filter(|&k| entries[k].family == Some(family))

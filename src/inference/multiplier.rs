@@ -111,21 +111,7 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         })
         .collect();
     let deviations: Vec<f64> = per_draw.into_iter().flatten().collect();
-    let normal = Normal::standard();
-    let iqr_scale = normal.inverse_cdf(0.75) - normal.inverse_cdf(0.25);
-    let std_errors = (0..k)
-        .map(|j| {
-            let mut column: Vec<f64> = (0..draws).map(|b| deviations[b * k + j]).collect();
-            column.sort_by(f64::total_cmp);
-            (quantile_type1(&column, 0.75) - quantile_type1(&column, 0.25)) / iqr_scale
-        })
-        .collect();
-    Bootstrap {
-        deviations,
-        draws,
-        estimates: k,
-        std_errors,
-    }
+    Bootstrap::from_deviations(deviations, draws, k)
 }
 
 with_avx2! {
@@ -144,8 +130,9 @@ fn high_sums_portable(high_bits: &[Vec<u64>], rows: &[f64], k: usize) -> Vec<Vec
     let mut sums = vec![vec![0.0; k]; high_bits.len()];
     for chunk in (0..words).step_by(WORDS_PER_CHUNK) {
         for (acc, bits_of_draw) in sums.iter_mut().zip(high_bits) {
-            for word in chunk..(chunk + WORDS_PER_CHUNK).min(words) {
-                let mut bits = bits_of_draw[word];
+            let end = (chunk + WORDS_PER_CHUNK).min(words);
+            for (word, &draw_bits) in (chunk..end).zip(&bits_of_draw[chunk..end]) {
+                let mut bits = draw_bits;
                 while bits != 0 {
                     let g = word * 64 + bits.trailing_zeros() as usize;
                     bits &= bits - 1;
@@ -160,6 +147,41 @@ fn high_sums_portable(high_bits: &[Vec<u64>], rows: &[f64], k: usize) -> Vec<Vec
 }
 
 impl Bootstrap {
+    fn from_deviations(deviations: Vec<f64>, draws: usize, estimates: usize) -> Bootstrap {
+        let normal = Normal::standard();
+        let iqr_scale = normal.inverse_cdf(0.75) - normal.inverse_cdf(0.25);
+        let std_errors = (0..estimates)
+            .map(|j| {
+                let mut column: Vec<f64> =
+                    (0..draws).map(|b| deviations[b * estimates + j]).collect();
+                column.sort_by(f64::total_cmp);
+                (quantile_type1(&column, 0.75) - quantile_type1(&column, 0.25)) / iqr_scale
+            })
+            .collect();
+        Bootstrap {
+            deviations,
+            draws,
+            estimates,
+            std_errors,
+        }
+    }
+
+    /// The same draws for linear combinations of the estimates: estimate j of the result is
+    /// Σ_c coefficients[j][c] · estimate c. (Estimates whose influence functions are linear
+    /// combinations of a few others are bootstrapped through those few.)
+    pub fn combinations(&self, coefficients: &[Vec<f64>]) -> Bootstrap {
+        let k = self.estimates;
+        let deviations: Vec<f64> = (0..self.draws)
+            .flat_map(|b| {
+                let row = &self.deviations[b * k..(b + 1) * k];
+                coefficients
+                    .iter()
+                    .map(move |c| c.iter().zip(row).map(|(w, d)| w * d).sum::<f64>())
+            })
+            .collect();
+        Bootstrap::from_deviations(deviations, self.draws, coefficients.len())
+    }
+
     /// Critical value of a uniform band over the estimates `family`: the `level` quantile of
     /// max_j |θ*_bj − θ̂_j| / se_j.
     pub fn uniform_critical_value(&self, family: &[usize], level: f64) -> f64 {

@@ -15,7 +15,42 @@ pub struct Aggregate {
     pub kind: AggregateKind,
     pub estimate: f64,
     pub influence: Vec<f64>,
+    /// The influence function as a linear map of the cells' (see `LinearForm`).
+    pub form: LinearForm,
     pub n_treated: usize,
+}
+
+/// ψ_i = Σ_k cells[k]·ψ_k,i + by_group[slot of unit i's group]: every aggregate's influence
+/// function is a combination of the cells' plus a term that depends on a unit only through its
+/// group (the estimated weights'). Slots are period indices, and the last is the never treated.
+/// The multiplier bootstrap draws the cells and one indicator per group and combines them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearForm {
+    pub cells: Vec<f64>,
+    pub by_group: Vec<f64>,
+}
+
+impl LinearForm {
+    fn zero(fit: &AttGt) -> Self {
+        LinearForm {
+            cells: vec![0.0; fit.cells.len()],
+            by_group: vec![0.0; fit.group_share.len() + 1],
+        }
+    }
+
+    /// Σ_j coefficient_j · form_j.
+    fn combine<'a>(fit: &AttGt, parts: impl Iterator<Item = (f64, &'a LinearForm)>) -> Self {
+        let mut out = LinearForm::zero(fit);
+        for (c, form) in parts {
+            for (o, v) in out.cells.iter_mut().zip(&form.cells) {
+                *o += c * v;
+            }
+            for (o, v) in out.by_group.iter_mut().zip(&form.by_group) {
+                *o += c * v;
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,12 +65,9 @@ pub enum AggregateKind {
 }
 
 /// Influence of estimating the weights w_k = p_k / Σ_keepers p_k, times the cell estimates:
-/// Σ_k att_k · [(1{G=g_k} − p_k)/S − p_k Σ_j (1{G=g_j} − p_j) / S²], S = Σ_keepers p_k.
-fn weights_influence(
-    fit: &AttGt,
-    groups_of_units: &[Option<usize>],
-    keepers: &[usize],
-) -> Vec<f64> {
+/// Σ_k att_k · [(1{G=g_k} − p_k)/S − p_k Σ_j (1{G=g_j} − p_j) / S²], S = Σ_keepers p_k; one
+/// value per group slot (it depends on a unit only through its group).
+fn weights_influence(fit: &AttGt, keepers: &[usize]) -> Vec<f64> {
     let p: Vec<f64> = keepers
         .iter()
         .map(|&k| fit.group_share[fit.cells[k].group])
@@ -60,12 +92,17 @@ fn weights_influence(
     };
     // Groups are period indices: one slot per period, and the last for the never treated.
     let periods = fit.group_share.len();
-    let by_group: Vec<f64> = (0..=periods)
+    (0..=periods)
         .map(|slot| for_group((slot < periods).then_some(slot)))
-        .collect();
+        .collect()
+}
+
+/// A per-group term spread over the units.
+fn per_unit(by_group: &[f64], groups_of_units: &[Option<usize>]) -> Vec<f64> {
+    let never = by_group.len() - 1;
     groups_of_units
-        .iter()
-        .map(|g| by_group[g.unwrap_or(periods)])
+        .par_iter()
+        .map(|g| by_group[g.unwrap_or(never)])
         .collect()
 }
 
@@ -86,10 +123,13 @@ fn weighted(
         .zip(&p)
         .map(|(&k, pk)| pk / total * fit.cells[k].att)
         .sum();
-    let wif = weights_influence(fit, groups_of_units, keepers);
-    let mut influence = wif;
+    let wif = weights_influence(fit, keepers);
+    let mut influence = per_unit(&wif, groups_of_units);
+    let mut form = LinearForm::zero(fit);
+    form.by_group = wif;
     for (&k, pk) in keepers.iter().zip(&p) {
         let w = pk / total;
+        form.cells[k] = w;
         for (value, psi) in influence.iter_mut().zip(&fit.influence[k]) {
             *value += w * psi;
         }
@@ -98,6 +138,7 @@ fn weighted(
         kind,
         estimate,
         influence,
+        form,
         n_treated: treated_in(fit, keepers),
     }
 }
@@ -112,7 +153,7 @@ fn treated_in(fit: &AttGt, keepers: &[usize]) -> usize {
         .sum()
 }
 
-fn mean_of(parts: &[&Aggregate], kind: AggregateKind, n_treated: usize) -> Aggregate {
+fn mean_of(fit: &AttGt, parts: &[&Aggregate], kind: AggregateKind, n_treated: usize) -> Aggregate {
     let m = parts.len() as f64;
     let n = parts.first().map_or(0, |a| a.influence.len());
     Aggregate {
@@ -122,6 +163,7 @@ fn mean_of(parts: &[&Aggregate], kind: AggregateKind, n_treated: usize) -> Aggre
             .into_par_iter()
             .map(|i| parts.iter().map(|a| a.influence[i]).sum::<f64>() / m)
             .collect(),
+        form: LinearForm::combine(fit, parts.iter().map(|a| (1.0 / m, &a.form))),
         n_treated,
     }
 }
@@ -162,6 +204,13 @@ pub fn all(
                 .into_par_iter()
                 .map(|i| keep.iter().map(|&k| fit.influence[k][i]).sum::<f64>() / m)
                 .collect(),
+            form: {
+                let mut form = LinearForm::zero(fit);
+                for &k in &keep {
+                    form.cells[k] = 1.0 / m;
+                }
+                form
+            },
             n_treated: treated_in(fit, &keep),
         });
     }
@@ -187,6 +236,22 @@ pub fn all(
                 _ => 0,
             })
             .collect();
+        // The weights' influence, which depends on a unit only through its group.
+        let wif = |unit_group: Option<usize>| -> f64 {
+            let indicator = |g: usize| f64::from(u8::from(unit_group == Some(g)));
+            let deviation_sum: f64 = group_index
+                .iter()
+                .zip(&shares)
+                .map(|(&g, s)| indicator(g) - s)
+                .sum();
+            by_group
+                .iter()
+                .zip(group_index.iter().zip(&shares))
+                .map(|(a, (&g, s))| {
+                    a.estimate * ((indicator(g) - s) / total - s * deviation_sum / (total * total))
+                })
+                .sum()
+        };
         let influence = (0..fit.n_units)
             .into_par_iter()
             .map(|i| {
@@ -195,28 +260,25 @@ pub fn all(
                     .zip(&shares)
                     .map(|(a, s)| s / total * a.influence[i])
                     .sum();
-                let unit_group = groups_of_units[i];
-                let indicator = |g: usize| f64::from(u8::from(unit_group == Some(g)));
-                let deviation_sum: f64 = group_index
-                    .iter()
-                    .zip(&shares)
-                    .map(|(&g, s)| indicator(g) - s)
-                    .sum();
-                let wif: f64 = by_group
-                    .iter()
-                    .zip(group_index.iter().zip(&shares))
-                    .map(|(a, (&g, s))| {
-                        a.estimate
-                            * ((indicator(g) - s) / total - s * deviation_sum / (total * total))
-                    })
-                    .sum();
-                direct + wif
+                direct + wif(groups_of_units[i])
             })
             .collect();
+        let mut form = LinearForm::combine(
+            fit,
+            by_group
+                .iter()
+                .zip(&shares)
+                .map(|(a, s)| (s / total, &a.form)),
+        );
+        let never = form.by_group.len() - 1;
+        for (slot, value) in form.by_group.iter_mut().enumerate() {
+            *value += wif((slot < never).then_some(slot));
+        }
         out.push(Aggregate {
             kind: AggregateKind::GroupOverall,
             estimate,
             influence,
+            form,
             n_treated: total_treated,
         });
         out.extend(by_group);
@@ -241,6 +303,7 @@ pub fn all(
         .collect();
     if !post_events.is_empty() {
         out.push(mean_of(
+            fit,
             &post_events,
             AggregateKind::EventOverall,
             total_treated,
@@ -266,6 +329,7 @@ pub fn all(
     if !by_period.is_empty() {
         let refs: Vec<&Aggregate> = by_period.iter().collect();
         out.push(mean_of(
+            fit,
             &refs,
             AggregateKind::CalendarOverall,
             total_treated,
@@ -311,4 +375,66 @@ pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
     let statistic = theta.dot(&inverse.dot(&theta));
     let chi = ChiSquared::new(m as f64).ok()?;
     Some((statistic, m, 1.0 - chi.cdf(statistic)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimators::did::att_gt::{AttGtParams, BasePeriod, ControlGroup, estimate};
+    use crate::estimators::did::conditional::EstMethod;
+
+    /// Every aggregate's influence function is its linear form applied to the cells' (what the
+    /// multiplier bootstrap relies on), for both control groups and base periods.
+    #[test]
+    fn influence_functions_equal_their_linear_forms() {
+        let (n, periods) = (240, 6);
+        let group: Vec<Option<usize>> = (0..n)
+            .map(|i| match i % 4 {
+                0 => None,
+                1 => Some(2),
+                2 => Some(3),
+                _ => Some(5),
+            })
+            .collect();
+        let y = ndarray::Array2::from_shape_fn((n, periods), |(i, t)| {
+            let effect = group[i].map_or(0.0, |g| if t >= g { 1.0 + (t - g) as f64 } else { 0.0 });
+            (i as f64 * 0.37).sin() * 4.0
+                + t as f64 * 0.5
+                + ((i * 7 + t * 13) % 11) as f64 * 0.1
+                + effect
+        });
+        let period_values: Vec<f64> = (0..periods).map(|t| t as f64).collect();
+        for (control, base) in [
+            (ControlGroup::Never, BasePeriod::Varying),
+            (ControlGroup::NotYet, BasePeriod::Universal),
+        ] {
+            let params = AttGtParams {
+                control,
+                base,
+                anticipation: 0,
+                est_method: EstMethod::DoublyRobust,
+            };
+            let fit = estimate(y.view(), &group, None, &params).expect("estimable");
+            let aggregates = all(&fit, &group, &period_values);
+            assert!(aggregates.len() > 10);
+            for a in &aggregates {
+                for (i, &value) in a.influence.iter().enumerate() {
+                    let slot = group[i].unwrap_or(periods);
+                    let from_form: f64 = a
+                        .form
+                        .cells
+                        .iter()
+                        .zip(&fit.influence)
+                        .map(|(w, psi)| w * psi[i])
+                        .sum::<f64>()
+                        + a.form.by_group[slot];
+                    assert!(
+                        (value - from_form).abs() < 1e-10 * (1.0 + value.abs()),
+                        "{:?}, unit {i}: {value} vs {from_form}",
+                        a.kind
+                    );
+                }
+            }
+        }
+    }
 }
