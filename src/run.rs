@@ -524,7 +524,10 @@ fn run_did(
         }
         const CELLS: u8 = 0;
         const EVENTS: u8 = 1;
-        let aggregates = did::aggregate::all(&fit, &panel.group, &period_values);
+        // The bootstrap needs only the aggregates' linear forms, analytic SEs their influence
+        // functions over the units.
+        let bootstrap = did_plan.bootstrap_draws > 0;
+        let aggregates = did::aggregate::all(&fit, &panel.group, &period_values, !bootstrap);
         let pre_trend = did::aggregate::pre_trend_test(&fit);
         // The cells' influence functions move into their rows (8 MB each per million units).
         let mut cell_influence = std::mem::take(&mut fit.influence);
@@ -569,89 +572,88 @@ fn run_did(
                 family,
             });
         }
-        let (std_errors, critical, inference): (Vec<f64>, [Option<f64>; 2], String) =
-            if did_plan.bootstrap_draws > 0 {
-                // Draw the cells and one indicator per group; the aggregates are linear
-                // combinations of those (half as many columns to bootstrap as rows).
-                let n_cells = fit.cells.len();
-                let slots = fit.group_share.len() + 1;
-                let slot_of = |g: &Option<usize>| g.unwrap_or(slots - 1);
-                let mut occupied = vec![false; slots];
-                for g in &panel.group {
-                    occupied[slot_of(g)] = true;
-                }
-                let occupied: Vec<usize> = (0..slots).filter(|&s| occupied[s]).collect();
-                let mut columns: Vec<Vec<f64>> = entries[..n_cells]
-                    .iter_mut()
-                    .map(|e| std::mem::take(&mut e.psi))
-                    .collect();
-                for &slot in &occupied {
-                    columns.push(
-                        panel
-                            .group
-                            .iter()
-                            .map(|g| f64::from(u8::from(slot_of(g) == slot)))
-                            .collect(),
-                    );
-                }
-                let coefficients: Vec<Vec<f64>> = entries
-                    .iter()
-                    .enumerate()
-                    .map(|(j, e)| match &e.form {
-                        None => (0..columns.len())
-                            .map(|c| f64::from(u8::from(c == j)))
-                            .collect(),
-                        Some(form) => form
-                            .cells
-                            .iter()
-                            .copied()
-                            .chain(occupied.iter().map(|&s| form.by_group[s]))
-                            .collect(),
-                    })
-                    .collect();
-                let seed = derive_seed(plan.seed, &[&evaluation.name, outcome]);
-                let boot = crate::inference::multiplier::run(
-                    &columns,
-                    clusters,
-                    did_plan.bootstrap_draws,
-                    seed,
-                )
-                .combinations(&coefficients);
-                let band = |family: u8| {
-                    let members: Vec<usize> = (0..entries.len())
-                        .filter(|&k| entries[k].family == Some(family))
-                        .collect();
-                    (did_plan.uniform_bands && !members.is_empty())
-                        .then(|| boot.uniform_critical_value(&members, plan.ci_level))
-                };
-                let critical = [band(CELLS), band(EVENTS)];
-                let label = format!(
-                    "multiplier bootstrap (Mammen, {} draws{}){}",
-                    did_plan.bootstrap_draws,
-                    if clusters.is_some() {
-                        ", clustered"
-                    } else {
-                        ""
-                    },
-                    if did_plan.uniform_bands {
-                        "; uniform bands for gt and event rows"
-                    } else {
-                        ""
-                    }
+        let (std_errors, critical, inference): (Vec<f64>, [Option<f64>; 2], String) = if bootstrap {
+            // Draw the cells and one indicator per group; the aggregates are linear
+            // combinations of those (half as many columns to bootstrap as rows).
+            let n_cells = fit.cells.len();
+            let slots = fit.group_share.len() + 1;
+            let slot_of = |g: &Option<usize>| g.unwrap_or(slots - 1);
+            let mut occupied = vec![false; slots];
+            for g in &panel.group {
+                occupied[slot_of(g)] = true;
+            }
+            let occupied: Vec<usize> = (0..slots).filter(|&s| occupied[s]).collect();
+            let mut columns: Vec<Vec<f64>> = entries[..n_cells]
+                .iter_mut()
+                .map(|e| std::mem::take(&mut e.psi))
+                .collect();
+            for &slot in &occupied {
+                columns.push(
+                    panel
+                        .group
+                        .iter()
+                        .map(|g| f64::from(u8::from(slot_of(g) == slot)))
+                        .collect(),
                 );
-                (boot.std_errors, critical, label)
-            } else {
-                let se = entries
-                    .par_iter()
-                    .map(|e| did::att_gt::std_error(&e.psi, clusters))
+            }
+            let coefficients: Vec<Vec<f64>> = entries
+                .iter()
+                .enumerate()
+                .map(|(j, e)| match &e.form {
+                    None => (0..columns.len())
+                        .map(|c| f64::from(u8::from(c == j)))
+                        .collect(),
+                    Some(form) => form
+                        .cells
+                        .iter()
+                        .copied()
+                        .chain(occupied.iter().map(|&s| form.by_group[s]))
+                        .collect(),
+                })
+                .collect();
+            let seed = derive_seed(plan.seed, &[&evaluation.name, outcome]);
+            let boot = crate::inference::multiplier::run(
+                &columns,
+                clusters,
+                did_plan.bootstrap_draws,
+                seed,
+            )
+            .combinations(&coefficients);
+            let band = |family: u8| {
+                let members: Vec<usize> = (0..entries.len())
+                    .filter(|&k| entries[k].family == Some(family))
                     .collect();
-                let label = if clusters.is_some() {
-                    "influence function, clustered"
-                } else {
-                    "influence function (analytic)"
-                };
-                (se, [None, None], label.to_string())
+                (did_plan.uniform_bands && !members.is_empty())
+                    .then(|| boot.uniform_critical_value(&members, plan.ci_level))
             };
+            let critical = [band(CELLS), band(EVENTS)];
+            let label = format!(
+                "multiplier bootstrap (Mammen, {} draws{}){}",
+                did_plan.bootstrap_draws,
+                if clusters.is_some() {
+                    ", clustered"
+                } else {
+                    ""
+                },
+                if did_plan.uniform_bands {
+                    "; uniform bands for gt and event rows"
+                } else {
+                    ""
+                }
+            );
+            (boot.std_errors, critical, label)
+        } else {
+            let se = entries
+                .par_iter()
+                .map(|e| did::att_gt::std_error(&e.psi, clusters))
+                .collect();
+            let label = if clusters.is_some() {
+                "influence function, clustered"
+            } else {
+                "influence function (analytic)"
+            };
+            (se, [None, None], label.to_string())
+        };
         for (entry, std_error) in entries.iter().zip(std_errors) {
             let effect = crate::estimators::Effect {
                 estimate: entry.estimate,

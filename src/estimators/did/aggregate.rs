@@ -112,6 +112,7 @@ fn weighted(
     groups_of_units: &[Option<usize>],
     keepers: &[usize],
     kind: AggregateKind,
+    dense: bool,
 ) -> Aggregate {
     let p: Vec<f64> = keepers
         .iter()
@@ -124,7 +125,11 @@ fn weighted(
         .map(|(&k, pk)| pk / total * fit.cells[k].att)
         .sum();
     let wif = weights_influence(fit, keepers);
-    let mut influence = per_unit(&wif, groups_of_units);
+    let mut influence = if dense {
+        per_unit(&wif, groups_of_units)
+    } else {
+        Vec::new()
+    };
     let mut form = LinearForm::zero(fit);
     form.by_group = wif;
     for (&k, pk) in keepers.iter().zip(&p) {
@@ -169,17 +174,27 @@ fn mean_of(fit: &AttGt, parts: &[&Aggregate], kind: AggregateKind, n_treated: us
 }
 
 /// `period_values[t]` gives event times in the data's own units (e.g. years); cells count as
-/// post-treatment when period ≥ group (as did's `group <= t`).
+/// post-treatment when period ≥ group (as did's `group <= t`). With `dense`, every aggregate's
+/// influence function is also formed over the units (for analytic SEs); without, `influence` is
+/// empty and only the linear forms are kept (for the multiplier bootstrap).
 pub fn all(
     fit: &AttGt,
     groups_of_units: &[Option<usize>],
     period_values: &[f64],
+    dense: bool,
 ) -> Vec<Aggregate> {
+    let units = if dense { fit.n_units } else { 0 };
     let cells = &fit.cells;
     let post: Vec<usize> = (0..cells.len())
         .filter(|&k| cells[k].period >= cells[k].group)
         .collect();
-    let mut out = vec![weighted(fit, groups_of_units, &post, AggregateKind::Simple)];
+    let mut out = vec![weighted(
+        fit,
+        groups_of_units,
+        &post,
+        AggregateKind::Simple,
+        dense,
+    )];
     let total_treated = treated_in(fit, &post);
 
     // Group: simple average over each group's post periods, then share-weighted across groups.
@@ -200,7 +215,7 @@ pub fn all(
         by_group.push(Aggregate {
             kind: AggregateKind::Group(g),
             estimate: keep.iter().map(|&k| cells[k].att).sum::<f64>() / m,
-            influence: (0..fit.n_units)
+            influence: (0..units)
                 .into_par_iter()
                 .map(|i| keep.iter().map(|&k| fit.influence[k][i]).sum::<f64>() / m)
                 .collect(),
@@ -252,7 +267,7 @@ pub fn all(
                 })
                 .sum()
         };
-        let influence = (0..fit.n_units)
+        let influence = (0..units)
             .into_par_iter()
             .map(|i| {
                 let direct: f64 = by_group
@@ -294,7 +309,7 @@ pub fn all(
         .par_iter()
         .map(|&e| {
             let keep: Vec<usize> = (0..cells.len()).filter(|&k| event(k) == e).collect();
-            weighted(fit, groups_of_units, &keep, AggregateKind::Event(e))
+            weighted(fit, groups_of_units, &keep, AggregateKind::Event(e), dense)
         })
         .collect();
     let post_events: Vec<&Aggregate> = by_event
@@ -323,7 +338,13 @@ pub fn all(
                 .copied()
                 .filter(|&k| cells[k].period == t)
                 .collect();
-            weighted(fit, groups_of_units, &keep, AggregateKind::Calendar(t))
+            weighted(
+                fit,
+                groups_of_units,
+                &keep,
+                AggregateKind::Calendar(t),
+                dense,
+            )
         })
         .collect();
     if !by_period.is_empty() {
@@ -415,7 +436,7 @@ mod tests {
                 est_method: EstMethod::DoublyRobust,
             };
             let fit = estimate(y.view(), &group, None, &params).expect("estimable");
-            let aggregates = all(&fit, &group, &period_values);
+            let aggregates = all(&fit, &group, &period_values, true);
             assert!(aggregates.len() > 10);
             for a in &aggregates {
                 for (i, &value) in a.influence.iter().enumerate() {
