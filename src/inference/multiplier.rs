@@ -60,10 +60,26 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         None => ((0..n).collect(), n),
     };
     let mut rows = vec![0.0; n_groups * k];
-    for (j, psi) in columns.iter().enumerate() {
-        for (value, &g) in psi.iter().zip(&group_of) {
-            rows[g * k + j] += value;
+    if clusters.is_some() {
+        for (j, psi) in columns.iter().enumerate() {
+            for (value, &g) in psi.iter().zip(&group_of) {
+                rows[g * k + j] += value;
+            }
         }
+    } else {
+        // One row per unit: the columns transposed, a block of units at a time (writing one
+        // column at a time across the whole matrix touched every cache line k times).
+        const UNITS_PER_BLOCK: usize = 2048;
+        rows.par_chunks_mut(UNITS_PER_BLOCK * k)
+            .enumerate()
+            .for_each(|(block, out)| {
+                let first = block * UNITS_PER_BLOCK;
+                for (j, psi) in columns.iter().enumerate() {
+                    for (r, value) in psi[first..].iter().take(out.len() / k).enumerate() {
+                        out[r * k + j] = *value;
+                    }
+                }
+            });
     }
     let mut column_sums = vec![0.0; k];
     for g in 0..n_groups {
