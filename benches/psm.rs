@@ -62,7 +62,12 @@ fn benches(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("nn_with_replacement", n), &n, |b, _| {
             b.iter(|| {
                 black_box(matching::match_with_replacement(
-                    &metric, &focal, &pools, 1, None, true,
+                    &metric,
+                    &focal,
+                    &pools,
+                    1,
+                    None,
+                    Some(matching::DEFAULT_TIE_TOLERANCE),
                 ))
             })
         });
