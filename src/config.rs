@@ -206,7 +206,7 @@ pub struct ExpectSection {
     pub intervention: Option<String>,
     pub target: Option<String>,
     /// Result field to check: "estimate" (default), "std-error", "p-value", "ci-lower",
-    /// "ci-upper", "n-treated", "n-control", or "weight:<donor>" (a synthetic control's weight).
+    /// "ci-upper", "n-treated", "n-control", or `"weight:<donor>"` (a synthetic control's weight).
     pub field: Option<String>,
     pub value: Option<f64>,
     /// Shorthand for `field = "estimate"`, `value = ...`.

@@ -183,7 +183,7 @@ impl Bootstrap {
     }
 
     /// The same draws for linear combinations of the estimates: estimate j of the result is
-    /// Σ_c coefficients[j][c] · estimate c. (Estimates whose influence functions are linear
+    /// `Σ_c coefficients[j][c] · estimate c`. (Estimates whose influence functions are linear
     /// combinations of a few others are bootstrapped through those few.)
     pub fn combinations(&self, coefficients: &[Vec<f64>]) -> Bootstrap {
         let k = self.estimates;

@@ -20,7 +20,7 @@ pub struct Aggregate {
     pub n_treated: usize,
 }
 
-/// ψ_i = Σ_k cells[k]·ψ_k,i + by_group[slot of unit i's group]: every aggregate's influence
+/// `ψ_i = Σ_k cells[k]·ψ_k,i + by_group[slot of unit i's group]`: every aggregate's influence
 /// function is a combination of the cells' plus a term that depends on a unit only through its
 /// group (the estimated weights'). Slots are period indices, and the last is the never treated.
 /// The multiplier bootstrap draws the cells and one indicator per group and combines them.
