@@ -161,12 +161,14 @@ fn solve(
     let k = cols - 1;
     let centred_m = centred(m, cols, intercept);
     // Aᵀ in standard layout: every column of A (a step's direction) is contiguous.
-    let at: Array2<f64> = centred_m
-        .slice(ndarray::s![.., ..k])
-        .t()
-        .as_standard_layout()
-        .into_owned();
-    let b: Vec<f64> = centred_m.column(k).to_vec();
+    // Rows padded with zeros to whole lanes: the passes over rows then have no scalar tail, and
+    // zero rows add exactly nothing to any sum (n stays the number of real rows).
+    let padded = n.next_multiple_of(LANES);
+    let mut at = Array2::<f64>::zeros((k, padded));
+    at.slice_mut(ndarray::s![.., ..n])
+        .assign(&centred_m.slice(ndarray::s![.., ..k]).t());
+    let mut b: Vec<f64> = centred_m.column(k).to_vec();
+    b.resize(padded, 0.0);
     let eta = n as f64 * zeta * zeta;
     let available = shared.and_then(|s| s.available);
     let is_available = |j: usize| available.is_none_or(|mask| mask[j]);
@@ -179,7 +181,7 @@ fn solve(
                 .collect()
         }
     };
-    let mut ax = vec![0.0; n];
+    let mut ax = vec![0.0; padded];
     for (column, &w) in at.rows().into_iter().zip(&x) {
         for (v, c) in ax.iter_mut().zip(column) {
             *v += c * w;
@@ -208,7 +210,7 @@ fn solve(
         Some(s) => Gram::Shared(s.full),
         // Formed from the A already centred here, not from `m` again.
         None if k <= FULL_GRAM_MAX => {
-            owned = gram_of(at.t());
+            owned = gram_of(at.slice(ndarray::s![.., ..n]).t());
             Gram::Shared(&owned)
         }
         None => Gram::Lazy(vec![None; k]),
@@ -219,6 +221,7 @@ fn solve(
     {
         let tall = TallProblem {
             at: &at,
+            rows: n,
             b: &b,
             gram: full,
             atb: &atb,
@@ -290,7 +293,9 @@ const TALL: usize = 8;
 /// The fit ‖Ax − b‖² then comes out as a difference of large terms (xᵀAᵀAx − 2xᵀAᵀb + bᵀb),
 /// so a stopping decision that falls within their rounding error is re-checked from A itself.
 struct TallProblem<'a> {
+    /// Aᵀ, its rows padded with zeros beyond `rows`.
     at: &'a Array2<f64>,
+    rows: usize,
     b: &'a [f64],
     gram: &'a Array2<f64>,
     atb: &'a [f64],
@@ -300,7 +305,7 @@ struct TallProblem<'a> {
 
 impl TallProblem<'_> {
     fn iterate(&self, mut x: Vec<f64>, threshold: f64, max_iter: usize) -> FwResult {
-        let (k, n) = self.at.dim();
+        let (k, n) = (self.at.nrows(), self.rows);
         let (g, atb, eta) = (self.gram, self.atb, self.eta);
         let bb: f64 = self.b.iter().map(|v| v * v).sum();
         let mut gx: Vec<f64> = (0..k).map(|j| g.row(j).dot(&ndarray::aview1(&x))).collect();
@@ -380,7 +385,7 @@ impl TallProblem<'_> {
             }
         }
         let fit: f64 = ax.iter().zip(self.b).map(|(p, q)| (p - q) * (p - q)).sum();
-        self.zeta * self.zeta * x.iter().map(|v| v * v).sum::<f64>() + fit / self.b.len() as f64
+        self.zeta * self.zeta * x.iter().map(|v| v * v).sum::<f64>() + fit / self.rows as f64
     }
 }
 
