@@ -293,7 +293,7 @@ const TALL: usize = 8;
 /// The fit ‖Ax − b‖² then comes out as a difference of large terms (xᵀAᵀAx − 2xᵀAᵀb + bᵀb),
 /// so a stopping decision that falls within their rounding error is re-checked from A itself.
 struct TallProblem<'a> {
-    /// Aᵀ, its rows padded with zeros beyond `rows`.
+    /// Aᵀ: every column of A, zero-padded beyond its `rows` real entries.
     at: &'a Array2<f64>,
     rows: usize,
     b: &'a [f64],
