@@ -56,45 +56,12 @@ if (!dir.exists(dirname(out_path))) dir.create(dirname(out_path), recursive = TR
 SEED <- 12345L
 REPS <- 200L
 
-# ---- tiny JSON writer with round-trip doubles -------------------------------
-fmt_num <- function(x) {
-  if (is.na(x)) return("null")
-  if (!is.finite(x)) return("null")
-  if (x == round(x) && abs(x) < 1e15) return(format(x, scientific = FALSE))
-  for (d in 15:17) {
-    s <- sprintf(paste0("%.", d, "g"), x)
-    if (as.numeric(s) == x) return(s)
-  }
-  s
-}
-json_str <- function(s) toJSON(s, auto_unbox = TRUE)
-to_json <- function(x, indent = 0) {
-  pad <- strrep("  ", indent + 1); pad0 <- strrep("  ", indent)
-  if (is.null(x)) return("null")
-  if (inherits(x, "json_array")) { x <- unclass(x); force_array <- TRUE } else force_array <- FALSE
-  if (is.list(x)) {
-    if (length(x) == 0) return(if (is.null(names(x))) "[]" else "{}")
-    inner <- vapply(x, to_json, "", indent = indent + 1)
-    if (!is.null(names(x))) {
-      body <- paste0(pad, vapply(names(x), json_str, ""), ": ", inner)
-      return(paste0("{\n", paste(body, collapse = ",\n"), "\n", pad0, "}"))
-    }
-    return(paste0("[\n", paste0(pad, inner, collapse = ",\n"), "\n", pad0, "]"))
-  }
-  one <- function(v) {
-    if (is.logical(v)) { if (is.na(v)) "null" else if (v) "true" else "false" }
-    else if (is.numeric(v)) fmt_num(v)
-    else json_str(as.character(v))
-  }
-  vals <- vapply(seq_along(x), function(i) one(x[[i]]), "")
-  if (!is.null(names(x))) {
-    body <- paste0(pad, vapply(names(x), json_str, ""), ": ", vals)
-    return(paste0("{\n", paste(body, collapse = ",\n"), "\n", pad0, "}"))
-  }
-  if (length(x) == 1 && !force_array) return(vals)
-  paste0("[", paste(vals, collapse = ", "), "]")
-}
-arr <- function(x) structure(x, class = c("json_array", class(x)))
+# ---- JSON writer (shared with the other R peer scripts) ------------------------
+local({
+  file_arg <- grep("^--file=", commandArgs(FALSE), value = TRUE)
+  here <- if (length(file_arg)) dirname(sub("^--file=", "", file_arg[1])) else "benches/peers"
+  source(file.path(here, "sc_r_json.R"), local = globalenv())
+})
 
 # ---- data and setup ----------------------------------------------------------
 df <- read.csv(csv_path, stringsAsFactors = FALSE)
@@ -159,31 +126,34 @@ first_pass <- function(est) {
   s <- attr(est, "setup"); o <- attr(est, "opts"); w <- attr(est, "weights")
   Yc <- synthdid:::collapsed.form(s$Y, s$N0, s$T0)
   out <- list()
-  if (o$update.lambda) {
-    p1 <- synthdid:::sc.weight.fw(Yc[1:s$N0, ], zeta = o$zeta.lambda, intercept = o$lambda.intercept,
+  # synthdid's two passes (100 steps, sparsify, then max.iter steps), checked against its weights.
+  two_pass <- function(Y, zeta, intercept, final) {
+    p1 <- synthdid:::sc.weight.fw(Y, zeta = zeta, intercept = intercept,
                                   lambda = NULL, min.decrease = o$min.decrease, max.iter = 100)
     sp <- synthdid:::sparsify_function(p1$lambda)
-    p2 <- synthdid:::sc.weight.fw(Yc[1:s$N0, ], zeta = o$zeta.lambda, intercept = o$lambda.intercept,
+    p2 <- synthdid:::sc.weight.fw(Y, zeta = zeta, intercept = intercept,
                                   lambda = sp, min.decrease = o$min.decrease, max.iter = o$max.iter)
-    stopifnot(identical(p2$lambda, w$lambda))
-    out$lambda <- list(first_pass_iterations = sum(!is.na(p1$vals)),
-                       first_pass_objective = arr(p1$vals[!is.na(p1$vals)]),
-                       first_pass_weights = setNames(p1$lambda, years[1:s$T0]),
-                       sparsified_start = setNames(sp, years[1:s$T0]),
-                       second_pass_iterations = sum(!is.na(p2$vals)),
-                       second_pass_final_objective = p2$vals[max(which(!is.na(p2$vals)))])
+    stopifnot(identical(p2$lambda, final))
+    list(p1 = p1, sp = sp, p2 = p2)
+  }
+  passes_summary <- function(r, labels) {
+    list(first_pass_iterations = sum(!is.na(r$p1$vals)),
+         first_pass_objective = arr(r$p1$vals[!is.na(r$p1$vals)]),
+         first_pass_weights = setNames(r$p1$lambda, labels),
+         sparsified_start = setNames(r$sp, labels),
+         second_pass_iterations = sum(!is.na(r$p2$vals)),
+         second_pass_final_objective = r$p2$vals[max(which(!is.na(r$p2$vals)))])
+  }
+  if (o$update.lambda) {
+    r <- two_pass(Yc[1:s$N0, ], o$zeta.lambda, o$lambda.intercept, w$lambda)
+    out$lambda <- passes_summary(r, years[1:s$T0])
   }
   if (o$update.omega) {
-    p1 <- synthdid:::sc.weight.fw(t(Yc[, 1:s$T0]), zeta = o$zeta.omega, intercept = o$omega.intercept,
-                                  lambda = NULL, min.decrease = o$min.decrease, max.iter = 100)
-    sp <- synthdid:::sparsify_function(p1$lambda)
-    p2 <- synthdid:::sc.weight.fw(t(Yc[, 1:s$T0]), zeta = o$zeta.omega, intercept = o$omega.intercept,
-                                  lambda = sp, min.decrease = o$min.decrease, max.iter = o$max.iter)
-    stopifnot(identical(p2$lambda, w$omega))
+    r <- two_pass(t(Yc[, 1:s$T0]), o$zeta.omega, o$omega.intercept, w$omega)
     # Same second pass run to (near) convergence: shows how far the
     # max.iter = 1e4 answer is from the optimum of the same problem.
     p3 <- synthdid:::sc.weight.fw(t(Yc[, 1:s$T0]), zeta = o$zeta.omega, intercept = o$omega.intercept,
-                                  lambda = sp, min.decrease = o$min.decrease, max.iter = 1e6)
+                                  lambda = r$sp, min.decrease = o$min.decrease, max.iter = 1e6)
     n1 <- nrow(s$Y) - s$N0; t1 <- ncol(s$Y) - s$T0
     est3 <- c(t(c(-p3$lambda, rep(1 / n1, n1))) %*% s$Y %*% c(-w$lambda, rep(1 / t1, t1)))
     out$omega_max_iter_1e6 <- list(
@@ -192,12 +162,7 @@ first_pass <- function(est) {
       final_objective = p3$vals[max(which(!is.na(p3$vals)))],
       estimate = est3,
       omega = setNames(p3$lambda, units[1:s$N0]))
-    out$omega <- list(first_pass_iterations = sum(!is.na(p1$vals)),
-                      first_pass_objective = arr(p1$vals[!is.na(p1$vals)]),
-                      first_pass_weights = setNames(p1$lambda, units[1:s$N0]),
-                      sparsified_start = setNames(sp, units[1:s$N0]),
-                      second_pass_iterations = sum(!is.na(p2$vals)),
-                      second_pass_final_objective = p2$vals[max(which(!is.na(p2$vals)))])
+    out$omega <- passes_summary(r, units[1:s$N0])
   }
   out
 }
