@@ -8,10 +8,13 @@
 //! intercept).
 //!
 //! Why incremental: a step moves x towards one vertex, so A x and AᵀA x change by one column
-//! each. With AᵀA formed once (and shared by all placebo refits), a step is one pass over a Gram
-//! row instead of O(n·k). Measured at 5,000 units × 40 periods with 200 placebos, the solves are
-//! bound by reading those rows from memory (36 KB each, ~2 million of them): hence one fused,
-//! vectorised pass per step and placebo problems embedded in the full set of columns.
+//! each. With AᵀA formed once (and shared by all placebo refits), a step is one fused,
+//! vectorised pass over a Gram row (`GramProblem`) instead of O(n·k). Measured at 5,000 units ×
+//! 40 periods with 200 placebos, the solves are bound by reading those rows from memory (36 KB
+//! each, ~2 million of them), hence placebo problems embedded in the full set of columns; at 50
+//! units (3 million steps over 30–45 weights) by the step's own latency, hence one pass per step
+//! with its sums reduced in registers. Beyond `FULL_GRAM_MAX` weights the steps run over the
+//! rows of A, with Gram columns computed on first use.
 
 use crate::simd::with_avx2;
 use ndarray::{Array2, ArrayView2};
@@ -57,12 +60,21 @@ fn centred(m: ArrayView2<f64>, columns: usize, intercept: bool) -> Array2<f64> {
     a
 }
 
-/// AᵀA in standard layout, so that every row (= column) is contiguous.
+/// AᵀA in standard layout, so that every row (= column) is contiguous, each row padded with
+/// zeros to whole lanes (k × k rounded up to a multiple of `LANES`): the Gram-form pass then has
+/// no scalar tail.
 fn gram_of(a: ArrayView2<f64>) -> Array2<f64> {
     let k = a.ncols();
-    let mut gram = Array2::from_shape_vec((k, k), huge_page_zeros(k * k))
-        .expect("k·k entries make a k × k matrix");
-    ndarray::linalg::general_mat_mul(1.0, &a.t(), &a, 0.0, &mut gram);
+    let padded = k.next_multiple_of(LANES);
+    let mut gram = Array2::from_shape_vec((k, padded), huge_page_zeros(k * padded))
+        .expect("k·padded entries make a k × padded matrix");
+    ndarray::linalg::general_mat_mul(
+        1.0,
+        &a.t(),
+        &a,
+        0.0,
+        &mut gram.slice_mut(ndarray::s![.., ..k]),
+    );
     gram
 }
 
@@ -99,10 +111,10 @@ impl Gram<'_> {
     /// Column i of AᵀA (all k entries).
     fn column(&mut self, at: &Array2<f64>, i: usize) -> &[f64] {
         match self {
-            Gram::Shared(full) => full
+            Gram::Shared(full) => &full
                 .row(i)
                 .to_slice()
-                .expect("a standard-layout matrix has contiguous rows"),
+                .expect("a standard-layout matrix has contiguous rows")[..at.nrows()],
             Gram::Lazy(cache) => cache[i].get_or_insert_with(|| {
                 // A_jᵀA_i for every j: `at` holds the columns of A contiguously.
                 let column_i = at.row(i);
@@ -125,7 +137,6 @@ pub fn simplex_fw(
     max_iter: usize,
     shared: Option<SharedGram>,
 ) -> FwResult {
-    let tall = Form::GramWhenTall;
     solve(
         m,
         zeta,
@@ -134,14 +145,14 @@ pub fn simplex_fw(
         min_decrease,
         max_iter,
         shared,
-        tall,
+        Form::GramWhenFull,
     )
 }
 
-/// Whether tall problems may be iterated in Gram form (tests compare both forms).
+/// Whether problems with a full AᵀA are iterated in Gram form (tests compare both forms).
 #[derive(Clone, Copy, PartialEq)]
 enum Form {
-    GramWhenTall,
+    GramWhenFull,
     #[cfg_attr(not(test), allow(dead_code))]
     Rows,
 }
@@ -187,14 +198,13 @@ fn solve(
             *v += c * w;
         }
     }
-    // The gradient (halved) AᵀA x − Aᵀb + η x, kept up to date step by step; Aᵀb is −∞ for
-    // unavailable columns so that their gradient is +∞ and they are never chosen.
+    // Aᵀb, and AᵀA x through A x (O(n·k), where forming AᵀA x from AᵀA would be O(k²)). Aᵀb is
+    // −∞ for unavailable columns, so that their gradient is +∞ and they are never chosen.
     let mut atb = vec![0.0; k];
-    let mut gradient = vec![0.0; k];
+    let mut gx = vec![0.0; k];
     for (j, column) in at.rows().into_iter().enumerate() {
         if !is_available(j) {
             atb[j] = f64::NEG_INFINITY;
-            gradient[j] = f64::INFINITY;
             continue;
         }
         let (mut tb, mut tax) = (0.0, 0.0);
@@ -203,7 +213,7 @@ fn solve(
             tax += c * axv;
         }
         atb[j] = tb;
-        gradient[j] = tax - tb + eta * x[j];
+        gx[j] = tax;
     }
     let owned;
     let mut gram = match shared {
@@ -215,21 +225,29 @@ fn solve(
         }
         None => Gram::Lazy(vec![None; k]),
     };
-    if let (Gram::Shared(full), None) = (&gram, available)
-        && form == Form::GramWhenTall
-        && n >= TALL * k
-    {
-        let tall = TallProblem {
+    if let (Gram::Shared(full), Form::GramWhenFull) = (&gram, form) {
+        let problem = GramProblem {
             at: &at,
             rows: n,
             b: &b,
             gram: full,
-            atb: &atb,
             eta,
             zeta,
+            threshold: min_decrease * min_decrease,
+            max_iter,
         };
-        return tall.iterate(x, min_decrease * min_decrease, max_iter);
+        return problem.iterate(GramStart { x, gx, atb: &atb });
     }
+    // The gradient (halved) AᵀA x − Aᵀb + η x, kept up to date step by step.
+    let mut gradient: Vec<f64> = (0..k)
+        .map(|j| {
+            if is_available(j) {
+                gx[j] - atb[j] + eta * x[j]
+            } else {
+                f64::INFINITY
+            }
+        })
+        .collect();
     // ‖A x − b‖² / n, updated with A x.
     let mut fit = ax
         .iter()
@@ -285,81 +303,122 @@ fn solve(
     }
 }
 
-/// Problems with at least this many rows per weight are iterated in Gram form.
-const TALL: usize = 8;
-
-/// A tall problem (the time weights: thousands of comparison units as rows, tens of periods as
-/// weights) iterated with AᵀA (k × k) in place of A (n × k): a step is O(k) instead of O(n).
+/// A problem iterated with AᵀA (k × k) in place of A (n × k): a step is one fused pass over k
+/// entries (x, AᵀA x and the next vertex, with the sums the next line search needs) instead of
+/// passes over the n rows as well. Measured at 50 units × 40 periods with 200 placebos (3 million
+/// steps over 30–45 weights and 30–45 rows): one pass per step instead of three.
 /// The fit ‖Ax − b‖² then comes out as a difference of large terms (xᵀAᵀAx − 2xᵀAᵀb + bᵀb),
 /// so a stopping decision that falls within their rounding error is re-checked from A itself.
-struct TallProblem<'a> {
+struct GramProblem<'a> {
     /// Aᵀ: every column of A, zero-padded beyond its `rows` real entries.
     at: &'a Array2<f64>,
     rows: usize,
     b: &'a [f64],
+    /// AᵀA, rows padded with zeros to whole lanes.
     gram: &'a Array2<f64>,
-    atb: &'a [f64],
     eta: f64,
     zeta: f64,
+    /// The stopping rule's least decrease, and the step limit.
+    threshold: f64,
+    max_iter: usize,
 }
 
-impl TallProblem<'_> {
-    fn iterate(&self, mut x: Vec<f64>, threshold: f64, max_iter: usize) -> FwResult {
-        let (k, n) = (self.at.nrows(), self.rows);
-        let (g, atb, eta) = (self.gram, self.atb, self.eta);
+/// Where a Gram-form solve starts: x, AᵀA x and Aᵀb (−∞ where unavailable), over the k weights.
+struct GramStart<'a> {
+    x: Vec<f64>,
+    gx: Vec<f64>,
+    atb: &'a [f64],
+}
+
+/// Aᵀb of columns that may not be chosen (placebos' pseudo-treated units, lane padding): their
+/// gradient AᵀA x − Aᵀb + η x is then far above any real one, and, x being exactly zero there,
+/// they add exactly zero to xᵀAᵀb (−∞ would make 0·∞ a NaN).
+const EXCLUDED: f64 = -f64::MAX;
+
+impl GramProblem<'_> {
+    fn iterate(&self, start: GramStart) -> FwResult {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2, checked just above.
+            return unsafe { self.iterate_avx2(start) };
+        }
+        self.iterate_with(start, |pass: GramPass| pass.run_portable())
+    }
+
+    /// `iterate`, compiled for AVX2 as a whole: the step's summary then stays in registers
+    /// (returned from a separately compiled pass, it went through memory and stalled every step).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn iterate_avx2(&self, start: GramStart) -> FwResult {
+        // SAFETY (of the pass): this function runs only where AVX2 is present.
+        self.iterate_with(start, |pass: GramPass| unsafe { pass.run_avx2() })
+    }
+
+    #[inline(always)]
+    fn iterate_with(&self, start: GramStart, run: impl Fn(GramPass) -> Summary) -> FwResult {
+        let GramStart { x, gx, atb } = start;
+        let (threshold, max_iter) = (self.threshold, self.max_iter);
+        let (k, n) = (x.len(), self.rows);
+        let padded = self.gram.ncols();
+        let (g, eta) = (self.gram, self.eta);
+        let atb: Vec<f64> = (0..padded)
+            .map(|j| match atb.get(j) {
+                Some(&v) if v.is_finite() => v,
+                _ => EXCLUDED,
+            })
+            .collect();
+        let (mut x, mut gx) = (x, gx);
+        x.resize(padded, 0.0);
+        gx.resize(padded, 0.0);
+        // The previous x: each move writes the new x here, then the two swap.
+        let mut spare = vec![0.0; padded];
         let bb: f64 = self.b.iter().map(|v| v * v).sum();
-        let mut gx: Vec<f64> = (0..k).map(|j| g.row(j).dot(&ndarray::aview1(&x))).collect();
-        let dot = |p: &[f64], q: &[f64]| -> f64 { p.iter().zip(q).map(|(a, c)| a * c).sum() };
-        let vertex = |x: &[f64], gx: &[f64]| -> usize {
-            let mut best = 0;
-            for j in 1..k {
-                if gx[j] - atb[j] + eta * x[j] < gx[best] - atb[best] + eta * x[best] {
-                    best = j;
-                }
-            }
-            best
-        };
         // (value, the size of its rounding error)
-        let value = |x: &[f64], gx: &[f64]| -> (f64, f64) {
-            let (q, p) = (dot(x, gx), dot(x, atb));
-            let x_norm = dot(x, x);
-            let fit = (q - 2.0 * p + bb) / n as f64;
+        let value = |s: &Summary| -> (f64, f64) {
+            let fit = (s.xgx - 2.0 * s.xatb + bb) / n as f64;
             // Measured on simulated panels: the difference of two consecutive values is within
             // 6.2e-16 of its value from A; 1e-14 leaves a wide margin.
-            let error = 1e-14 * (q.abs() + 2.0 * p.abs() + bb) / n as f64;
-            (self.zeta * self.zeta * x_norm + fit, error)
+            let error = 1e-14 * (s.xgx.abs() + 2.0 * s.xatb.abs() + bb) / n as f64;
+            (self.zeta * self.zeta * s.x_norm + fit, error)
         };
-        let mut best = vertex(&x, &gx);
+        let mut s = summarise(&x, &gx, &atb, eta);
         let mut previous = (f64::INFINITY, 0.0);
-        let mut previous_x = x.clone();
         let mut t = 0;
         let mut converged = false;
         while t < max_iter {
             t += 1;
-            let x_norm = dot(&x, &x);
-            let (q, p) = (dot(&x, &gx), dot(&x, atb));
+            let best = s.best;
             let x_best = x[best];
-            if !(x_best == 1.0 && x_norm == 1.0) {
-                // The line search of `simplex_fw`, with A-products written through AᵀA.
-                let numerator = -(gx[best] - q - atb[best] + p) - eta * (x_best - x_norm);
-                let ad_norm = g[[best, best]] - 2.0 * gx[best] + q;
-                let d_norm = x_norm - 2.0 * x_best + 1.0;
+            let mut moved = false;
+            if !(x_best == 1.0 && s.x_norm == 1.0) {
+                // The line search of the row form, with A-products written through AᵀA.
+                let numerator =
+                    -(gx[best] - atb[best] - s.xgx + s.xatb) - eta * (x_best - s.x_norm);
+                let ad_norm = g[[best, best]] - 2.0 * gx[best] + s.xgx;
+                let d_norm = s.x_norm - 2.0 * x_best + 1.0;
                 let step = (numerator / (ad_norm + eta * d_norm)).clamp(0.0, 1.0);
+                // (A NaN step, from a zero denominator, is no move.)
                 if step > 0.0 {
-                    let keep = 1.0 - step;
-                    for ((xj, gj), &row) in x.iter_mut().zip(gx.iter_mut()).zip(g.row(best)) {
-                        *xj *= keep;
-                        *gj = keep * *gj + step * row;
-                    }
-                    x[best] += step;
-                    best = vertex(&x, &gx);
+                    let row = g
+                        .row(best)
+                        .to_slice()
+                        .expect("a standard-layout matrix has contiguous rows");
+                    let step = Step {
+                        vertex: best,
+                        size: step,
+                        eta,
+                    };
+                    s = gram_step(&mut x, &mut spare, &mut gx, row, &atb, step, &run);
+                    std::mem::swap(&mut x, &mut spare);
+                    moved = true;
                 }
             }
-            let current = value(&x, &gx);
+            let current = value(&s);
             if t >= 2 {
                 let mut decrease = previous.0 - current.0;
                 if (decrease - threshold).abs() <= 2.0 * (previous.1 + current.1) {
-                    decrease = self.exact_value(&previous_x) - self.exact_value(&x);
+                    let before = if moved { &spare } else { &x };
+                    decrease = self.exact_value(before) - self.exact_value(&x);
                 }
                 if decrease <= threshold {
                     converged = true;
@@ -367,8 +426,8 @@ impl TallProblem<'_> {
                 }
             }
             previous = current;
-            previous_x.copy_from_slice(&x);
         }
+        x.truncate(k);
         FwResult {
             weights: x,
             iterations: t,
@@ -386,6 +445,42 @@ impl TallProblem<'_> {
         }
         let fit: f64 = ax.iter().zip(self.b).map(|(p, q)| (p - q) * (p - q)).sum();
         self.zeta * self.zeta * x.iter().map(|v| v * v).sum::<f64>() + fit / self.rows as f64
+    }
+}
+
+/// What a Gram-form step needs of the current x: the vertex to move to next and three sums.
+struct Summary {
+    best: usize,
+    /// xᵀAᵀA x
+    xgx: f64,
+    /// xᵀAᵀb
+    xatb: f64,
+    /// ‖x‖²
+    x_norm: f64,
+}
+
+/// The summary of x from scratch (the first step, and after a move too close to a vertex for
+/// the fused pass).
+fn summarise(x: &[f64], gx: &[f64], atb: &[f64], eta: f64) -> Summary {
+    let (mut xgx, mut xatb, mut x_norm) = ([0.0f64; LANES], [0.0f64; LANES], [0.0f64; LANES]);
+    let mut mins = [f64::INFINITY; LANES];
+    let mut index_of_min = [0usize; LANES];
+    for (j, ((&xj, &gj), &tb)) in x.iter().zip(gx).zip(atb).enumerate() {
+        let lane = j % LANES;
+        xgx[lane] += xj * gj;
+        xatb[lane] += xj * tb;
+        x_norm[lane] += xj * xj;
+        let gradient = gj - tb + eta * xj;
+        if gradient < mins[lane] {
+            mins[lane] = gradient;
+            index_of_min[lane] = j;
+        }
+    }
+    Summary {
+        best: first_of_lane_minima(&mins, &index_of_min),
+        xgx: sum_lanes(&xgx),
+        xatb: sum_lanes(&xatb),
+        x_norm: sum_lanes(&x_norm),
     }
 }
 
@@ -417,6 +512,223 @@ with_avx2! {
 with_avx2! {
     /// A x ← (1 − step)·A x + step·A_i, returning ‖A x − b‖².
     fn move_fit = move_fit_portable(ax: &mut [f64], direction: &[f64], b: &[f64], step: f64) -> f64
+}
+
+/// Moves x (read from `x`, written to `next`) and AᵀA x by `step` (with `gram_row` = AᵀA
+/// e_vertex) and returns the summary of the new x, in one pass (`run`) over whole lanes.
+#[inline(always)]
+fn gram_step(
+    x: &mut [f64],
+    next: &mut [f64],
+    gx: &mut [f64],
+    gram_row: &[f64],
+    atb: &[f64],
+    step: Step,
+    run: &impl Fn(GramPass) -> Summary,
+) -> Summary {
+    let keep = 1.0 - step.size;
+    if keep < 1e-6 {
+        // Nearly the whole way to the vertex: the fused form below would divide by `keep`.
+        for (((nj, &xj), gj), &row) in next
+            .iter_mut()
+            .zip(x.iter())
+            .zip(gx.iter_mut())
+            .zip(gram_row)
+        {
+            *nj = keep * xj;
+            *gj = keep * *gj + step.size * row;
+        }
+        next[step.vertex] += step.size;
+        return summarise(next, gx, atb, step.eta);
+    }
+    // The vertex's own term (+size in x) enters before the scaling by `keep`, so that the pass
+    // needs no branch; x itself is restored afterwards (it is the previous x).
+    let at_vertex = x[step.vertex];
+    x[step.vertex] += step.size / keep;
+    let pass = GramPass {
+        x,
+        next,
+        gx,
+        gram_row,
+        atb,
+        keep,
+        size: step.size,
+        eta: step.eta,
+    };
+    let summary = run(pass);
+    x[step.vertex] = at_vertex;
+    summary
+}
+
+/// The fused pass of a Gram-form step over slices of one length, a multiple of `LANES`:
+/// next = keep·x, gx ← keep·gx + size·gram_row, and the summary of `next`.
+struct GramPass<'a> {
+    x: &'a [f64],
+    next: &'a mut [f64],
+    gx: &'a mut [f64],
+    gram_row: &'a [f64],
+    atb: &'a [f64],
+    keep: f64,
+    size: f64,
+    eta: f64,
+}
+
+impl GramPass<'_> {
+    /// The reference: the AVX2 pass performs the same operations in the same order.
+    fn run_portable(self) -> Summary {
+        let (keep, size, eta) = (self.keep, self.size, self.eta);
+        let (mut xgx, mut xatb, mut norms) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+        let mut mins = [f64::INFINITY; LANES];
+        let mut index_of_min = [0usize; LANES];
+        let chunks = self
+            .x
+            .chunks_exact(LANES)
+            .zip(self.next.chunks_exact_mut(LANES))
+            .zip(self.gx.chunks_exact_mut(LANES))
+            .zip(self.gram_row.chunks_exact(LANES))
+            .zip(self.atb.chunks_exact(LANES));
+        for (c, ((((xs, ns), gs), rows), tbs)) in chunks.enumerate() {
+            for lane in 0..LANES {
+                let xv = keep * xs[lane];
+                let gv = keep * gs[lane] + size * rows[lane];
+                ns[lane] = xv;
+                gs[lane] = gv;
+                xgx[lane] += xv * gv;
+                xatb[lane] += xv * tbs[lane];
+                norms[lane] += xv * xv;
+                let gradient = (gv - tbs[lane]) + eta * xv;
+                if gradient < mins[lane] {
+                    mins[lane] = gradient;
+                    index_of_min[lane] = c * LANES + lane;
+                }
+            }
+        }
+        Summary {
+            best: first_of_lane_minima(&mins, &index_of_min),
+            xgx: sum_lanes(&xgx),
+            xatb: sum_lanes(&xatb),
+            x_norm: sum_lanes(&norms),
+        }
+    }
+
+    /// Two 4-wide halves per chunk of 8 lanes, and the lanes reduced in registers; no fused
+    /// multiply-add and the sums associated as `sum_lanes`, so that every result is rounded as
+    /// in `run_portable`. (Left to the compiler, the portable loop compiled for AVX2 shuffled
+    /// lanes between registers, and reading the lanes back from memory stalled the step.)
+    /// # Safety
+    /// Only where the processor has AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn run_avx2(self) -> Summary {
+        use std::arch::x86_64::*;
+        let len = self.x.len();
+        assert!(
+            len.is_multiple_of(LANES)
+                && [
+                    self.next.len(),
+                    self.gx.len(),
+                    self.gram_row.len(),
+                    self.atb.len()
+                ]
+                .iter()
+                .all(|&l| l == len),
+            "a Gram pass runs over whole lanes of equal slices"
+        );
+        let keep = _mm256_set1_pd(self.keep);
+        let size = _mm256_set1_pd(self.size);
+        let eta = _mm256_set1_pd(self.eta);
+        let zero = _mm256_setzero_pd();
+        let infinity = _mm256_set1_pd(f64::INFINITY);
+        let (mut xgx, mut xatb, mut norms) = ([zero; 2], [zero; 2], [zero; 2]);
+        let (mut mins, mut index_of_min) = ([infinity; 2], [zero; 2]);
+        // The indices of the chunk's entries, as floats (exact up to 2⁵³).
+        let mut index = [
+            _mm256_setr_pd(0.0, 1.0, 2.0, 3.0),
+            _mm256_setr_pd(4.0, 5.0, 6.0, 7.0),
+        ];
+        let lanes = _mm256_set1_pd(LANES as f64);
+        let x = self.x.as_ptr();
+        let next = self.next.as_mut_ptr();
+        let gx = self.gx.as_mut_ptr();
+        let row = self.gram_row.as_ptr();
+        let atb = self.atb.as_ptr();
+        for start in (0..self.x.len()).step_by(LANES) {
+            prefetch(self.gram_row, start + PREFETCH);
+            for half in 0..2 {
+                let at = start + 4 * half;
+                // SAFETY: at + 4 ≤ len for every slice (whole lanes, equal lengths).
+                unsafe {
+                    let xv = _mm256_mul_pd(keep, _mm256_loadu_pd(x.add(at)));
+                    let gv = _mm256_add_pd(
+                        _mm256_mul_pd(keep, _mm256_loadu_pd(gx.add(at))),
+                        _mm256_mul_pd(size, _mm256_loadu_pd(row.add(at))),
+                    );
+                    _mm256_storeu_pd(next.add(at), xv);
+                    _mm256_storeu_pd(gx.add(at), gv);
+                    let tb = _mm256_loadu_pd(atb.add(at));
+                    xgx[half] = _mm256_add_pd(xgx[half], _mm256_mul_pd(xv, gv));
+                    xatb[half] = _mm256_add_pd(xatb[half], _mm256_mul_pd(xv, tb));
+                    norms[half] = _mm256_add_pd(norms[half], _mm256_mul_pd(xv, xv));
+                    let gradient = _mm256_add_pd(_mm256_sub_pd(gv, tb), _mm256_mul_pd(eta, xv));
+                    let smaller = _mm256_cmp_pd::<_CMP_LT_OQ>(gradient, mins[half]);
+                    mins[half] = _mm256_blendv_pd(mins[half], gradient, smaller);
+                    index_of_min[half] = _mm256_blendv_pd(index_of_min[half], index[half], smaller);
+                    index[half] = _mm256_add_pd(index[half], lanes);
+                }
+            }
+        }
+        // ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)), as `sum_lanes`.
+        let sum = |v: [__m256d; 2]| -> f64 {
+            let pairs = _mm256_hadd_pd(v[0], v[1]); // l0+l1, l4+l5, l2+l3, l6+l7
+            let quads = _mm_add_pd(
+                _mm256_castpd256_pd128(pairs),
+                _mm256_extractf128_pd::<1>(pairs),
+            );
+            _mm_cvtsd_f64(_mm_add_sd(quads, _mm_unpackhi_pd(quads, quads)))
+        };
+        // The least (minimum, index) pair, as `first_of_lane_minima`.
+        let least = |p: (__m256d, __m256d), q: (__m256d, __m256d)| {
+            let take_q = _mm256_or_pd(
+                _mm256_cmp_pd::<_CMP_LT_OQ>(q.0, p.0),
+                _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_EQ_OQ>(q.0, p.0),
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(q.1, p.1),
+                ),
+            );
+            (
+                _mm256_blendv_pd(p.0, q.0, take_q),
+                _mm256_blendv_pd(p.1, q.1, take_q),
+            )
+        };
+        let four = least((mins[0], index_of_min[0]), (mins[1], index_of_min[1]));
+        let swap_halves = |v: __m256d| _mm256_permute2f128_pd::<1>(v, v);
+        let two = least(four, (swap_halves(four.0), swap_halves(four.1)));
+        let swap_pairs = |v: __m256d| _mm256_permute_pd::<0b0101>(v);
+        let one = least(two, (swap_pairs(two.0), swap_pairs(two.1)));
+        Summary {
+            best: _mm256_cvtsd_f64(one.1) as usize,
+            xgx: sum(xgx),
+            xatb: sum(xatb),
+            x_norm: sum(norms),
+        }
+    }
+}
+
+/// Asks for `row[at]` to be brought into cache (a no-op past the end and off x86-64).
+#[inline(always)]
+fn prefetch(row: &[f64], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if at < row.len() {
+        // SAFETY: in bounds, checked above; a prefetch has no effect on memory.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                row.as_ptr().add(at) as *const i8,
+            )
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (row, at);
 }
 
 /// Lanes of the fused pass: independent accumulators, so the pass vectorises; the lane count
@@ -465,21 +777,8 @@ fn step_and_select_portable(
         .zip(gradient.chunks_exact_mut(LANES))
         .zip(gram_row.chunks_exact(LANES))
         .zip(atb.chunks_exact(LANES));
-    let row_ptr = gram_row.as_ptr();
-    let row_len = gram_row.len();
     for (c, (((xs, gs), rows), tbs)) in chunks.enumerate() {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let ahead = c * LANES + PREFETCH;
-            if ahead < row_len {
-                // SAFETY: in bounds, checked above; a prefetch has no effect on memory.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        row_ptr.add(ahead) as *const i8,
-                    )
-                }
-            }
-        }
+        prefetch(gram_row, c * LANES + PREFETCH);
         for lane in 0..LANES {
             let xv = keep * xs[lane];
             let gv = keep * gs[lane] + step.size * (rows[lane] - tbs[lane]);
@@ -517,13 +816,21 @@ fn step_and_select_portable(
 /// The smallest of the lanes' minima, at its first index (ties go to the first index, as the
 /// reference's `which.min`).
 fn first_of_lane_minima(mins: &[f64; LANES], at: &[usize; LANES]) -> usize {
-    let mut best = 0;
-    for lane in 1..LANES {
-        if mins[lane] < mins[best] || (mins[lane] == mins[best] && at[lane] < at[best]) {
-            best = lane;
-        }
-    }
-    at[best]
+    // The least (minimum, index) pair, by a tree of branch-free selects: the order of the
+    // comparisons does not change which pair is least, and the data-dependent branches of a
+    // linear scan were mispredicted often enough to cost a fifth of a small problem's step.
+    let least = |p: (f64, usize), q: (f64, usize)| -> (f64, usize) {
+        let take_q = (q.0 < p.0) | ((q.0 == p.0) & (q.1 < p.1));
+        if take_q { q } else { p }
+    };
+    let pairs: [(f64, usize); LANES] = std::array::from_fn(|lane| (mins[lane], at[lane]));
+    let fours = [
+        least(pairs[0], pairs[1]),
+        least(pairs[2], pairs[3]),
+        least(pairs[4], pairs[5]),
+        least(pairs[6], pairs[7]),
+    ];
+    least(least(fours[0], fours[1]), least(fours[2], fours[3])).1
 }
 
 // In lanes: a serial sum over thousands of rows was latency-bound in the time-weight problem.
@@ -657,14 +964,19 @@ mod tests {
         assert!(loss(&exact) <= loss(&fit.weights) + 1e-12);
     }
 
-    /// A tall problem (rows ≫ weights, as the time weights) iterated in Gram form ends where
-    /// the row form ends, step for step (10,000, 839, 67 and 749 steps in these four cases: the
-    /// stopping rule is exercised).
+    /// Problems iterated in Gram form end where the row form ends, step for step: tall ones
+    /// (rows ≫ weights, as the time weights; 10,000, 839, 67 and 749 steps in these four cases:
+    /// the stopping rule is exercised) and wide ones (as the unit weights).
     #[test]
-    fn gram_form_of_tall_problems_equals_the_row_form() {
+    fn gram_form_equals_the_row_form() {
+        for (n, k) in [(400, 12), (30, 45)] {
+            gram_form_equals_the_row_form_at(n, k);
+        }
+    }
+
+    fn gram_form_equals_the_row_form_at(n: usize, k: usize) {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        let (n, k) = (400, 12);
         let m = Array2::from_shape_fn((n, k + 1), |(i, j)| {
             (i as f64 * 0.37 + j as f64).sin() * 5.0
                 + 20.0 * (i % 7) as f64
@@ -684,7 +996,7 @@ mod tests {
                 min_decrease,
                 10_000,
                 None,
-                Form::GramWhenTall,
+                Form::GramWhenFull,
             );
             let rows = solve(
                 m.view(),
@@ -696,10 +1008,10 @@ mod tests {
                 None,
                 Form::Rows,
             );
-            assert_eq!(gram.iterations, rows.iterations, "zeta {zeta}");
+            assert_eq!(gram.iterations, rows.iterations, "{n} × {k}, zeta {zeta}");
             assert_eq!(gram.converged, rows.converged);
             for (p, q) in gram.weights.iter().zip(&rows.weights) {
-                assert!((p - q).abs() < 1e-10, "zeta {zeta}: {p} vs {q}");
+                assert!((p - q).abs() < 1e-10, "{n} × {k}, zeta {zeta}: {p} vs {q}");
             }
         }
     }
@@ -744,6 +1056,52 @@ mod tests {
                     .zip(&ax2)
                     .all(|(p, q)| p.to_bits() == q.to_bits())
             );
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            for len in [8, 48, 1000] {
+                let (x, mut row) = (draw(len), draw(len));
+                let mut atb = draw(len);
+                atb[len - 1] = EXCLUDED;
+                let mut gx = draw(len);
+                // A tie between two lanes' minima: the first index wins in both.
+                (gx[3], gx[5], atb[3], atb[5]) = (-100.0, -100.0, 0.0, 0.0);
+                row[5] = row[3];
+                let (mut next1, mut next2) = (vec![0.0; len], vec![0.0; len]);
+                let (mut gx1, mut gx2) = (gx.clone(), gx);
+                let pass = |next, gx| GramPass {
+                    x: &x,
+                    next,
+                    gx,
+                    gram_row: &row,
+                    atb: &atb,
+                    keep: 0.63,
+                    size: 0.37,
+                    eta: 0.0,
+                };
+                // SAFETY: AVX2 is present, checked above.
+                let fast = unsafe { pass(&mut next1, &mut gx1).run_avx2() };
+                let portable = pass(&mut next2, &mut gx2).run_portable();
+                assert_eq!((fast.best, portable.best), (3, 3));
+                for (f, p) in [
+                    (fast.xgx, portable.xgx),
+                    (fast.xatb, portable.xatb),
+                    (fast.x_norm, portable.x_norm),
+                ] {
+                    assert_eq!(f.to_bits(), p.to_bits());
+                }
+                assert!(
+                    next1
+                        .iter()
+                        .zip(&next2)
+                        .all(|(p, q)| p.to_bits() == q.to_bits())
+                );
+                assert!(
+                    gx1.iter()
+                        .zip(&gx2)
+                        .all(|(p, q)| p.to_bits() == q.to_bits())
+                );
+            }
         }
     }
 
