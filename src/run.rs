@@ -503,7 +503,22 @@ fn run_did(
         });
     }
     for (outcome, y) in evaluation.outcomes.iter().zip(&panel.outcomes) {
-        let mut fit = did::att_gt::estimate(y.view(), &panel.group, panel.covariates.as_ref().map(|x| x.view()), params).map_err(|e| {
+        let bootstrap = did_plan.bootstrap_draws > 0;
+        let covariates = panel
+            .covariates
+            .as_ref()
+            .map(|x| x.view())
+            .filter(|x| x.ncols() > 0);
+        // Analytic SEs without covariates or clusters need only the cross-products of the
+        // influence functions, which per-group moments give without forming the functions.
+        let by_moments = !bootstrap && covariates.is_none() && clusters.is_none();
+        let fitted = if by_moments {
+            did::moments::estimate(y.view(), &panel.group, params)
+                .map(|(fit, cross)| (fit, Some(cross)))
+        } else {
+            did::att_gt::estimate(y.view(), &panel.group, covariates, params).map(|fit| (fit, None))
+        };
+        let (mut fit, cross) = fitted.map_err(|e| {
             let hint = match e {
                 did::att_gt::AttGtError::NoNeverTreated => "use `control = \"not-yet\"` in [evaluation.did], or add never-treated units",
                 did::att_gt::AttGtError::NoCells => "check the first-treated periods against the panel's periods",
@@ -524,11 +539,14 @@ fn run_did(
         }
         const CELLS: u8 = 0;
         const EVENTS: u8 = 1;
-        // The bootstrap needs only the aggregates' linear forms, analytic SEs their influence
-        // functions over the units.
-        let bootstrap = did_plan.bootstrap_draws > 0;
-        let aggregates = did::aggregate::all(&fit, &panel.group, &period_values, !bootstrap);
-        let pre_trend = did::aggregate::pre_trend_test(&fit);
+        // The bootstrap and the cross-products need only the aggregates' linear forms; analytic
+        // SEs otherwise their influence functions over the units.
+        let dense = !bootstrap && cross.is_none();
+        let aggregates = did::aggregate::all(&fit, &panel.group, &period_values, dense);
+        let pre_trend = match &cross {
+            Some(cross) => did::aggregate::pre_trend_test_with(&fit, |a, b| cross.matrix[[a, b]]),
+            None => did::aggregate::pre_trend_test(&fit),
+        };
         // The cells' influence functions move into their rows (8 MB each per million units).
         let mut cell_influence = std::mem::take(&mut fit.influence);
         let mut entries: Vec<Entry> = fit
@@ -541,7 +559,10 @@ fn run_did(
                     panel.periods[cell.group], panel.periods[cell.period]
                 ),
                 estimate: cell.att,
-                psi: std::mem::take(&mut cell_influence[k]),
+                psi: cell_influence
+                    .get_mut(k)
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
                 form: None,
                 n_treated: cell.n_treated,
                 n_control: cell.n_control,
@@ -642,6 +663,24 @@ fn run_did(
                 }
             );
             (boot.std_errors, critical, label)
+        } else if let Some(cross) = &cross {
+            let se = entries
+                .iter()
+                .enumerate()
+                .map(|(k, e)| match &e.form {
+                    None => cross.cell_std_error(k),
+                    Some(form) => {
+                        let coefficients: Vec<f64> =
+                            form.cells.iter().chain(&form.by_group).copied().collect();
+                        cross.std_error(&coefficients)
+                    }
+                })
+                .collect();
+            (
+                se,
+                [None, None],
+                "influence function (analytic)".to_string(),
+            )
         } else {
             let se = entries
                 .par_iter()

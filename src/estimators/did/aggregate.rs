@@ -135,8 +135,10 @@ fn weighted(
     for (&k, pk) in keepers.iter().zip(&p) {
         let w = pk / total;
         form.cells[k] = w;
-        for (value, psi) in influence.iter_mut().zip(&fit.influence[k]) {
-            *value += w * psi;
+        if dense {
+            for (value, psi) in influence.iter_mut().zip(&fit.influence[k]) {
+                *value += w * psi;
+            }
         }
     }
     Aggregate {
@@ -365,6 +367,21 @@ pub fn all(
 /// Returns (statistic, degrees of freedom, p-value), or None without pre-treatment cells or with a
 /// singular covariance.
 pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
+    pre_trend_test_with(fit, |a, b| {
+        fit.influence[a]
+            .iter()
+            .zip(&fit.influence[b])
+            .map(|(x, y)| x * y)
+            .sum()
+    })
+}
+
+/// `pre_trend_test` with the cross-products Σ_i ψ_a,i ψ_b,i of the cells' influence functions
+/// given by `cross(a, b)` (computed from the functions, or from per-group moments).
+pub fn pre_trend_test_with(
+    fit: &AttGt,
+    cross: impl Fn(usize, usize) -> f64 + Sync,
+) -> Option<(f64, usize, f64)> {
     use statrs::distribution::{ChiSquared, ContinuousCDF};
     let pre: Vec<usize> = (0..fit.cells.len())
         .filter(|&k| fit.cells[k].period < fit.cells[k].group)
@@ -378,13 +395,7 @@ pub fn pre_trend_test(fit: &AttGt) -> Option<(f64, usize, f64)> {
     let pairs: Vec<(usize, usize)> = (0..m).flat_map(|a| (0..=a).map(move |b| (a, b))).collect();
     let dots: Vec<f64> = pairs
         .par_iter()
-        .map(|&(a, b)| {
-            fit.influence[pre[a]]
-                .iter()
-                .zip(&fit.influence[pre[b]])
-                .map(|(x, y)| x * y)
-                .sum()
-        })
+        .map(|&(a, b)| cross(pre[a], pre[b]))
         .collect();
     let mut v = Array2::<f64>::zeros((m, m));
     for (&(a, b), dot) in pairs.iter().zip(dots) {

@@ -1,12 +1,13 @@
 //! Group-time average treatment effects ATT(g,t) with influence functions (unconditional).
 
+use super::moments::{CellMeans, cell_means};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 /// A unit's role in one ATT(g,t) cell (an index into per-role sums).
-const NEITHER: usize = 0;
-const TREATED: usize = 1;
-const CONTROL: usize = 2;
+pub(super) const NEITHER: usize = 0;
+pub(super) const TREATED: usize = 1;
+pub(super) const CONTROL: usize = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlGroup {
@@ -69,33 +70,15 @@ pub enum AttGtError {
     },
 }
 
-/// Estimates every ATT(g,t) for groups `group` (first treated period index per unit, None =
-/// never treated) on the units × periods outcome matrix `y`.
-pub fn estimate(
-    y: ArrayView2<f64>,
-    group: &[Option<usize>],
-    covariates: Option<ArrayView2<f64>>,
+/// (group, period, base) of every cell to estimate, in output order.
+pub(super) fn cell_plan(
+    groups: &[usize],
+    n_periods: usize,
     params: &AttGtParams,
-) -> Result<AttGt, AttGtError> {
-    let n = y.nrows();
-    let n_periods = y.ncols();
-    if params.control == ControlGroup::Never && group.iter().all(Option::is_some) {
-        return Err(AttGtError::NoNeverTreated);
-    }
-    let groups: Vec<usize> = {
-        let mut g: Vec<usize> = group.iter().flatten().copied().collect();
-        g.sort_unstable();
-        g.dedup();
-        g
-    };
-    let mut group_share = vec![0.0; n_periods];
-    for g in group.iter().flatten() {
-        group_share[*g] += 1.0 / n as f64;
-    }
+) -> Vec<(usize, usize, usize)> {
     let a = params.anticipation;
-    // (group, period, base) of every cell, then each cell in parallel (collected in order).
     let mut plan = Vec::new();
-    for &g in &groups {
+    for &g in groups {
         // The last period before (anticipated) treatment.
         let Some(reference) = g.checked_sub(1 + a) else {
             continue;
@@ -118,6 +101,78 @@ pub fn estimate(
             }
         }
     }
+    plan
+}
+
+/// Whether a unit of group `unit_group` (None = never treated) is a comparison unit of the cell
+/// (g, t, base).
+fn is_control_group(
+    params: &AttGtParams,
+    (g, t, base): (usize, usize, usize),
+    unit_group: Option<usize>,
+) -> bool {
+    match (params.control, unit_group) {
+        (_, None) => true,
+        (ControlGroup::Never, Some(_)) => false,
+        (ControlGroup::NotYet, Some(h)) => h != g && h > t.max(base) + params.anticipation,
+    }
+}
+
+/// Each group code's role in the cell (g, t, base): none, treated, comparison. Codes are period
+/// indices and `n_periods` for the never treated.
+pub(super) fn role_table(
+    params: &AttGtParams,
+    cell: (usize, usize, usize),
+    n_periods: usize,
+) -> Vec<usize> {
+    (0..=n_periods)
+        .map(|code| {
+            let unit_group = (code < n_periods).then_some(code);
+            if unit_group == Some(cell.0) {
+                TREATED
+            } else if is_control_group(params, cell, unit_group) {
+                CONTROL
+            } else {
+                NEITHER
+            }
+        })
+        .collect()
+}
+
+/// The distinct groups (first treated period indices) of the treated units, ascending.
+pub(super) fn distinct_groups(group: &[Option<usize>]) -> Vec<usize> {
+    let mut g: Vec<usize> = group.iter().flatten().copied().collect();
+    g.sort_unstable();
+    g.dedup();
+    g
+}
+
+/// Share of units in each group, P(G = g), indexed by period index.
+pub(super) fn group_shares(group: &[Option<usize>], n_periods: usize) -> Vec<f64> {
+    let n = group.len();
+    let mut share = vec![0.0; n_periods];
+    for g in group.iter().flatten() {
+        share[*g] += 1.0 / n as f64;
+    }
+    share
+}
+
+/// Estimates every ATT(g,t) for groups `group` (first treated period index per unit, None =
+/// never treated) on the units × periods outcome matrix `y`.
+pub fn estimate(
+    y: ArrayView2<f64>,
+    group: &[Option<usize>],
+    covariates: Option<ArrayView2<f64>>,
+    params: &AttGtParams,
+) -> Result<AttGt, AttGtError> {
+    let n = y.nrows();
+    let n_periods = y.ncols();
+    if params.control == ControlGroup::Never && group.iter().all(Option::is_some) {
+        return Err(AttGtError::NoNeverTreated);
+    }
+    let groups = distinct_groups(group);
+    let group_share = group_shares(group, n_periods);
+    let plan = cell_plan(&groups, n_periods, params);
     // Without covariates every cell is two passes over two periods' outcomes: periods × units
     // (contiguous periods) and one small code per unit (its group; `n_periods` = never treated).
     let unconditional = covariates.is_none_or(|x| x.ncols() == 0);
@@ -130,19 +185,12 @@ pub fn estimate(
     } else {
         ndarray::Array2::zeros((0, 0))
     };
-    let codes: Vec<u32> = group
-        .iter()
-        .map(|g| g.unwrap_or(n_periods) as u32)
-        .collect();
+    let codes: Vec<usize> = group.iter().map(|g| g.unwrap_or(n_periods)).collect();
+    let means = unconditional.then(|| super::moments::group_means(y, &codes, n_periods + 1));
     let estimated: Vec<Result<Option<(Cell, Vec<f64>)>, AttGtError>> = plan
         .par_iter()
         .map(|&(g, t, base)| {
-            let is_control_group = |unit_group: Option<usize>| match (params.control, unit_group) {
-                (_, None) => true,
-                (ControlGroup::Never, Some(_)) => false,
-                (ControlGroup::NotYet, Some(h)) => h != g && h > t.max(base) + a,
-            };
-            let is_control = |unit: usize| is_control_group(group[unit]);
+            let is_control = |unit: usize| is_control_group(params, (g, t, base), group[unit]);
             if let Some(x) = covariates.filter(|x| x.ncols() > 0) {
                 // Conditional parallel trends: estimate on the cell's subsample, then scale the
                 // influence function to the whole sample (n / n_subsample), as R did.
@@ -180,61 +228,29 @@ pub fn estimate(
                 return Ok(Some((cell, column)));
             }
             // Each unit's role in this cell, looked up by its group code: none, treated, control.
-            let role: Vec<usize> = (0..=n_periods)
-                .map(|code| {
-                    let unit_group = (code < n_periods).then_some(code);
-                    if unit_group == Some(g) {
-                        TREATED
-                    } else if is_control_group(unit_group) {
-                        CONTROL
-                    } else {
-                        NEITHER
-                    }
-                })
-                .collect();
+            let role = role_table(params, (g, t, base), n_periods);
             let (now, before) = (by_period.row(t), by_period.row(base));
             let (now, before) = (
                 now.as_slice().expect("standard layout"),
                 before.as_slice().expect("standard layout"),
             );
-            let mut sums = [0.0; 3];
-            let mut counts = [0usize; 3];
-            for ((&code, &y_t), &y_b) in codes.iter().zip(now).zip(before) {
-                let r = role[code as usize];
-                sums[r] += y_t - y_b;
-                counts[r] += 1;
-            }
-            let (sum_t, n_t, sum_c, n_c) = (
-                sums[TREATED],
-                counts[TREATED],
-                sums[CONTROL],
-                counts[CONTROL],
-            );
-            if n_c == 0 {
+            let means = means.as_ref().expect("computed without covariates");
+            let Some(cell_means) = cell_means(&role, means, (t, base)) else {
                 return Ok(None);
-            }
-            let (mean_t, mean_c) = (sum_t / n_t as f64, sum_c / n_c as f64);
+            };
+            let CellMeans { centre, n_t, n_c } = cell_means;
             let (scale_t, scale_c) = (n as f64 / n_t as f64, n as f64 / n_c as f64);
             let coefficient = [0.0, scale_t, -scale_c];
-            let centre = [0.0, mean_t, mean_c];
             let column: Vec<f64> = codes
                 .iter()
                 .zip(now)
                 .zip(before)
                 .map(|((&code, &y_t), &y_b)| {
-                    let r = role[code as usize];
+                    let r = role[code];
                     coefficient[r] * ((y_t - y_b) - centre[r])
                 })
                 .collect();
-            let cell = Cell {
-                group: g,
-                period: t,
-                base,
-                att: mean_t - mean_c,
-                n_treated: n_t,
-                n_control: n_c,
-            };
-            Ok(Some((cell, column)))
+            Ok(Some((cell_means.cell((g, t, base)), column)))
         })
         .collect();
     let mut cells = Vec::new();

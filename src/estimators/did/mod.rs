@@ -4,6 +4,9 @@
 //!   Sant'Anna 2021, J. Econometrics 225(2)), unconditional parallel trends, never-treated or
 //!   not-yet-treated comparison units, varying or universal base period, anticipation. Each
 //!   ATT(g,t) carries its influence function; analytic SEs and every aggregation reuse them.
+//! - `moments`: the same cells without covariates from per-group moments of the outcomes, with
+//!   the cross-products of their influence functions in place of the functions themselves (all
+//!   that analytic SEs, the aggregations' SEs and the pre-test need).
 //! - `aggregate`: simple, group, dynamic (event time) and calendar aggregations with the extra
 //!   influence-function term for estimated group shares, as R `did::aggte` computes them.
 //!
@@ -18,5 +21,6 @@
 pub mod aggregate;
 pub mod att_gt;
 pub mod conditional;
+pub mod moments;
 pub mod twfe;
 pub mod two_by_two;
