@@ -15,6 +15,15 @@ pub enum Column {
     Text(Vec<Option<String>>),
 }
 
+/// A column as plain numbers with NaN where a value is missing (or not a number), else as text:
+/// what panels read, millions of values at a time, in half the memory of `Option<f64>` and, for
+/// float columns without missing values, by one copy of the arrays.
+#[derive(Debug, Clone)]
+pub enum Dense {
+    Numbers(Vec<f64>),
+    Text(Vec<Option<String>>),
+}
+
 /// A loaded extract. Holds the polars frame privately; columns are handed out as plain vectors.
 pub struct Table {
     pub path: PathBuf,
@@ -144,6 +153,69 @@ impl Table {
         Ok(Column::Text(
             values.iter().map(|v| v.map(str::to_string)).collect(),
         ))
+    }
+
+    /// A column as `Dense` numbers (any numeric or boolean dtype) or text.
+    pub fn dense(&self, name: &str) -> Result<Dense, InputError> {
+        let series = self
+            .frame
+            .column(name)
+            .map_err(|_| self.missing_column(name))?
+            .as_materialized_series();
+        let dtype = series.dtype().clone();
+        if dtype == DataType::Int64 {
+            let values = series.i64().map_err(|e| self.bad_column(name, e))?;
+            let mut out = Vec::with_capacity(values.len());
+            for array in values.downcast_iter() {
+                let data: &[i64] = array.values();
+                match array.validity() {
+                    None => out.extend(data.iter().map(|&v| v as f64)),
+                    Some(valid) => out.extend(
+                        data.iter()
+                            .zip(valid.iter())
+                            .map(|(&v, ok)| if ok { v as f64 } else { f64::NAN }),
+                    ),
+                }
+            }
+            return Ok(Dense::Numbers(out));
+        }
+        if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
+            let cast = series
+                .cast(&DataType::Float64)
+                .map_err(|e| self.bad_column(name, e))?;
+            let values = cast.f64().map_err(|e| self.bad_column(name, e))?;
+            let mut out = Vec::with_capacity(values.len());
+            for array in values.downcast_iter() {
+                let data: &[f64] = array.values();
+                match array.validity() {
+                    None => out.extend_from_slice(data),
+                    Some(valid) => out.extend(
+                        data.iter()
+                            .zip(valid.iter())
+                            .map(|(&v, ok)| if ok { v } else { f64::NAN }),
+                    ),
+                }
+            }
+            return Ok(Dense::Numbers(out));
+        }
+        match self.column(name)? {
+            Column::Text(values) => Ok(Dense::Text(values)),
+            Column::Numeric(values) => Ok(Dense::Numbers(
+                values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
+            )),
+        }
+    }
+
+    /// `dense` numbers of a column that must hold numbers (text is parsed, as `numeric`).
+    pub fn dense_numbers_of(&self, name: &str, column: Dense) -> Result<Vec<f64>, InputError> {
+        match column {
+            Dense::Numbers(values) => Ok(values),
+            Dense::Text(values) => Ok(self
+                .numeric_of(name, Column::Text(values))?
+                .iter()
+                .map(|v| v.unwrap_or(f64::NAN))
+                .collect()),
+        }
     }
 
     /// A column that must hold numbers. A text column is parsed; the first value that is not a

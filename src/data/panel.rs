@@ -8,7 +8,7 @@
 //! refused with `missing = "error"`). Units are referred to by row numbers, never by identifier.
 
 use super::design::{MissingPolicy, dense_ids, format_number, labels};
-use super::load::{Column, Table};
+use super::load::{Dense, Table};
 use crate::error::InputError;
 use ndarray::Array2;
 use rayon::prelude::*;
@@ -150,8 +150,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     // are parsed.
     let (keys, text_times): (Vec<f64>, Option<Vec<Option<String>>>) =
         match columns.take(&spec.time)? {
-            Column::Numeric(values) => {
-                if let Some(row) = values.iter().position(Option::is_none) {
+            Dense::Numbers(values) => {
+                if let Some(row) = values.iter().position(|v| v.is_nan()) {
                     return Err(bad_value(
                         &spec.time,
                         row,
@@ -159,12 +159,9 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                         "every row needs its period",
                     ));
                 }
-                (
-                    values.par_iter().map(|v| v.unwrap_or_default()).collect(),
-                    None,
-                )
+                (values, None)
             }
-            Column::Text(labels) => {
+            Dense::Text(labels) => {
                 let mut keys = Vec::with_capacity(n_rows);
                 for (row, label) in labels.iter().enumerate() {
                     let key = match label {
@@ -215,8 +212,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     };
     let unit_column = columns.take(&spec.unit)?;
     let unit_ids: Vec<u32> = match unit_column {
-        Column::Numeric(ref values) => {
-            if let Some(row) = values.iter().position(Option::is_none) {
+        Dense::Numbers(ref values) => {
+            if let Some(row) = values.iter().position(|v| v.is_nan()) {
                 return Err(bad_value(
                     &spec.unit,
                     row,
@@ -226,7 +223,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             }
             dense_numeric_ids(values)
         }
-        Column::Text(ref units) => {
+        Dense::Text(ref units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
                 return Err(bad_value(
                     &spec.unit,
@@ -264,8 +261,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             .find_map(|p| cell_row.get(unit, p))
             .expect("every unit has a row");
         match &unit_column {
-            Column::Numeric(v) => format_number(v[row].expect("checked above")),
-            Column::Text(v) => v[row].clone().unwrap_or_default(),
+            Dense::Numbers(v) => format_number(v[row]),
+            Dense::Text(v) => v[row].clone().unwrap_or_default(),
         }
     };
     // First treated period per unit.
@@ -274,8 +271,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     match (&spec.first_treated, &spec.treatment) {
         (Some(column), _) => {
             let (numbers, texts) = match columns.take(column)? {
-                Column::Numeric(v) => (Some(v), None),
-                Column::Text(v) => (None, Some(v)),
+                Dense::Numbers(v) => (Some(v), None),
+                Dense::Text(v) => (None, Some(v)),
             };
             for row in 0..n_rows {
                 let text_value = texts
@@ -283,7 +280,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     .and_then(|t| t[row].as_deref())
                     .map(str::trim);
                 let value = match (&numbers, text_value) {
-                    (Some(v), _) => v[row].filter(|x| *x != 0.0),
+                    (Some(v), _) => Some(v[row]).filter(|x| *x != 0.0 && !x.is_nan()),
                     (None, None | Some("") | Some("0")) => None,
                     (None, Some(text)) => Some(time_key(text).ok_or_else(|| {
                         bad_value(
@@ -325,10 +322,11 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                         continue;
                     };
                     match values[row] {
-                        Some(v) if v == 1.0 => {
+                        v if v.is_nan() => {}
+                        v if v == 1.0 => {
                             treated_since.get_or_insert(period_keys[p]);
                         }
-                        Some(v) if v == 0.0 => {
+                        v if v == 0.0 => {
                             if treated_since.is_some() {
                                 return Err(bad_value(
                                     column,
@@ -338,7 +336,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                                 ));
                             }
                         }
-                        Some(_) => {
+                        _ => {
                             return Err(bad_value(
                                 column,
                                 row,
@@ -346,7 +344,6 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                                 "code treated periods as 1 and the others as 0",
                             ));
                         }
-                        None => {}
                     }
                     group_row[unit] = row;
                 }
@@ -393,7 +390,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
     }
     let mut warnings = Vec::new();
     // Outcomes and balance.
-    let outcome_values: Vec<Vec<Option<f64>>> = spec
+    let outcome_values: Vec<Vec<f64>> = spec
         .outcomes
         .iter()
         .map(|o| columns.numeric(o))
@@ -404,7 +401,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         for p in 0..n_periods {
             let missing = match cell_row.get(unit, p) {
                 None => true,
-                Some(row) => outcome_values.iter().any(|v| v[row].is_none()),
+                Some(row) => outcome_values.iter().any(|v| v[row].is_nan()),
             };
             if missing {
                 if spec.missing == MissingPolicy::Error {
@@ -498,10 +495,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             let cells: Vec<f64> = kept
                 .par_iter()
                 .flat_map_iter(|&unit| {
-                    (0..n_periods).map(move |p| {
-                        let row = cell_row.get(unit, p).expect("balanced");
-                        values[row].expect("complete")
-                    })
+                    (0..n_periods).map(move |p| values[cell_row.get(unit, p).expect("balanced")])
                 })
                 .collect();
             Array2::from_shape_vec((kept.len(), n_periods), cells)
@@ -601,7 +595,7 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
 /// Columns read from a table in parallel, each taken once by the code that checks it.
 struct Prefetched<'a> {
     table: &'a Table,
-    read: std::cell::RefCell<std::collections::BTreeMap<String, Result<Column, InputError>>>,
+    read: std::cell::RefCell<std::collections::BTreeMap<String, Result<Dense, InputError>>>,
 }
 
 impl<'a> Prefetched<'a> {
@@ -611,7 +605,7 @@ impl<'a> Prefetched<'a> {
         names.dedup();
         let read = names
             .into_par_iter()
-            .map(|name| (name.clone(), table.column(name)))
+            .map(|name| (name.clone(), table.dense(name)))
             .collect();
         Prefetched {
             table,
@@ -619,13 +613,14 @@ impl<'a> Prefetched<'a> {
         }
     }
 
-    fn take(&self, name: &str) -> Result<Column, InputError> {
+    fn take(&self, name: &str) -> Result<Dense, InputError> {
         let read = self.read.borrow_mut().remove(name);
-        read.unwrap_or_else(|| self.table.column(name))
+        read.unwrap_or_else(|| self.table.dense(name))
     }
 
-    fn numeric(&self, name: &str) -> Result<Vec<Option<f64>>, InputError> {
-        self.table.numeric_of(name, self.take(name)?)
+    /// Numbers, NaN where missing.
+    fn numeric(&self, name: &str) -> Result<Vec<f64>, InputError> {
+        self.table.dense_numbers_of(name, self.take(name)?)
     }
 }
 
@@ -696,8 +691,8 @@ fn distinct_sorted(values: &[f64]) -> Vec<f64> {
 /// Dense ids 0.. in ascending order of the values (numeric unit identifiers). Whole numbers in a
 /// range not much wider than the data are ranked by direct indexing (linear time: millions of
 /// units); other values by sorting.
-fn dense_numeric_ids(values: &[Option<f64>]) -> Vec<u32> {
-    let value = |v: &Option<f64>| v.unwrap_or(f64::NAN);
+fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
+    let value = |v: &f64| *v;
     let (min, max, whole) = values
         .par_chunks(1 << 16)
         .map(|chunk| {
@@ -769,8 +764,7 @@ mod tests {
             (0..20_000).map(|i| ((i * 7919) % 10_007) as f64).collect(),
         ];
         for values in &cases {
-            let present: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
-            assert_eq!(dense_numeric_ids(&present), by_sorting(values));
+            assert_eq!(dense_numeric_ids(values), by_sorting(values));
             let mut sorted = values.clone();
             sorted.sort_unstable_by(f64::total_cmp);
             sorted.dedup();
