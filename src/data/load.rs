@@ -5,6 +5,7 @@
 
 use crate::error::{InputError, did_you_mean};
 use polars::prelude::*;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -58,7 +59,7 @@ impl Table {
             .to_ascii_lowercase();
         let (hash, frame) = match extension.as_str() {
             "csv" | "txt" | "tsv" => {
-                let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+                let bytes = FileBytes::open(path).map_err(|e| unreadable(e.to_string()))?;
                 let (hash, frame) = rayon::join(
                     || Ok(sha256_of_bytes(&bytes)),
                     || read_csv(path, &bytes, delimiter),
@@ -255,6 +256,36 @@ impl Table {
     }
 }
 
+/// A file's bytes: mapped into memory where possible (a 236 MB extract took 0.15 s to copy into a
+/// fresh buffer, and as long again to give back), read otherwise (empty files, pipes).
+enum FileBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl FileBytes {
+    fn open(path: &Path) -> std::io::Result<FileBytes> {
+        let file = std::fs::File::open(path)?;
+        // SAFETY: the map is only read, and only while the extract is loaded; an extract changed
+        // by another program during those seconds is outside what the tool can guard (polars
+        // maps files the same way).
+        match unsafe { memmap2::Mmap::map(&file) } {
+            Ok(map) => Ok(FileBytes::Mapped(map)),
+            Err(_) => std::fs::read(path).map(FileBytes::Read),
+        }
+    }
+}
+
+impl std::ops::Deref for FileBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FileBytes::Mapped(map) => map,
+            FileBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
 fn sha256_of_bytes(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
@@ -323,6 +354,129 @@ fn read_csv(path: &Path, bytes: &[u8], delimiter: u8) -> Result<DataFrame, Input
 /// Fast pass over the bytes: every non-empty line has as many fields as the header and quotes are
 /// balanced. `false` sends us to the `csv` crate's slower check, which names the row.
 fn structure_looks_fine(bytes: &[u8], delimiter: u8) -> bool {
+    // Without quotes every newline ends a record, so large files are checked in parallel blocks
+    // of whole lines (236 MB: 0.20 s in one pass).
+    const BLOCK: usize = 1 << 22;
+    let quoted = || {
+        bytes
+            .par_chunks(BLOCK)
+            .any(|c| memchr::memchr(b'"', c).is_some())
+    };
+    if bytes.len() > 2 * BLOCK && !quoted() {
+        return same_fields_on_every_line(bytes, delimiter, BLOCK);
+    }
+    structure_looks_fine_serially(bytes, delimiter)
+}
+
+/// `structure_looks_fine` for bytes without quotes, by blocks of about `block` bytes.
+fn same_fields_on_every_line(bytes: &[u8], delimiter: u8, block: usize) -> bool {
+    let blank = |line: &[u8]| line.iter().all(|b| *b == b'\r');
+    let fields = |line: &[u8]| 1 + memchr::memchr_iter(delimiter, line).count();
+    // The header: the first line that is not blank.
+    let mut start = 0;
+    let expected = loop {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+        let line = &bytes[start..end];
+        if !blank(line) {
+            break fields(line);
+        }
+        if end == bytes.len() {
+            return false;
+        }
+        start = end + 1;
+    };
+    let body_start =
+        memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at + 1);
+    // Block boundaries just after a newline.
+    let mut bounds = vec![body_start];
+    while let Some(&last) = bounds.last() {
+        let target = last + block;
+        if target >= bytes.len() {
+            break;
+        }
+        let next =
+            memchr::memchr(b'\n', &bytes[target..]).map_or(bytes.len(), |at| target + at + 1);
+        bounds.push(next);
+    }
+    if bounds.last() != Some(&bytes.len()) {
+        bounds.push(bytes.len());
+    }
+    let rows: Option<usize> = bounds
+        .par_windows(2)
+        .map(|w| {
+            let block = &bytes[w[0]..w[1]];
+            let mut rows = 0;
+            let mut line_start = 0;
+            // Delimiters seen on the current line.
+            let mut count = 0;
+            let mut end_line = |end: usize, count: usize| -> bool {
+                let line = &block[line_start..end];
+                line_start = end + 1;
+                if count + 1 == expected {
+                    rows += 1;
+                    true
+                } else {
+                    blank(line)
+                }
+            };
+            for (c, chunk) in block.chunks(64).enumerate() {
+                let (mut delimiters, mut newlines) = byte_masks(chunk, delimiter);
+                while newlines != 0 {
+                    let at = newlines.trailing_zeros();
+                    let before = (1u64 << at) - 1;
+                    count += (delimiters & before).count_ones() as usize;
+                    if !end_line(c * 64 + at as usize, count) {
+                        return None;
+                    }
+                    count = 0;
+                    // Drop the delimiters up to and including the newline.
+                    delimiters &= !(before | (1u64 << at));
+                    newlines &= newlines - 1;
+                }
+                count += delimiters.count_ones() as usize;
+            }
+            end_line(block.len(), count).then_some(rows)
+        })
+        .sum();
+    rows.is_some_and(|r| r > 0) && expected > 1
+}
+
+/// Bit i set where byte i of `chunk` (at most 64 bytes) is the delimiter, and where it is a newline.
+fn byte_masks(chunk: &[u8], delimiter: u8) -> (u64, u64) {
+    #[cfg(target_arch = "x86_64")]
+    if chunk.len() == 64 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked) and the chunk holds the 64 bytes read.
+        return unsafe { byte_masks_avx2(chunk, delimiter) };
+    }
+    let (mut delimiters, mut newlines) = (0u64, 0u64);
+    for (i, &b) in chunk.iter().enumerate() {
+        delimiters |= u64::from(b == delimiter) << i;
+        newlines |= u64::from(b == b'\n') << i;
+    }
+    (delimiters, newlines)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn byte_masks_avx2(chunk: &[u8], delimiter: u8) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    // SAFETY: two loads of 32 bytes within the 64 (the caller checks the length).
+    let (low, high) = unsafe {
+        (
+            _mm256_loadu_si256(chunk.as_ptr() as *const __m256i),
+            _mm256_loadu_si256(chunk.as_ptr().add(32) as *const __m256i),
+        )
+    };
+    let mask = |v: __m256i, byte: u8| -> u64 {
+        u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(byte as i8))) as u32)
+    };
+    (
+        mask(low, delimiter) | (mask(high, delimiter) << 32),
+        mask(low, b'\n') | (mask(high, b'\n') << 32),
+    )
+}
+
+fn structure_looks_fine_serially(bytes: &[u8], delimiter: u8) -> bool {
     let mut expected: Option<usize> = None;
     let mut fields = 1usize;
     let mut in_quotes = false;
@@ -489,4 +643,59 @@ fn present_numbers(values: &polars::prelude::Float64Chunked) -> Vec<Option<f64>>
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parallel, bit-mask check of unquoted files agrees with the serial one, across line
+    /// endings, blank lines, a missing final newline and block and 64-byte boundaries.
+    #[test]
+    fn parallel_structure_check_agrees_with_the_serial_one() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut agreed = [0usize; 2];
+        for case in 0..400 {
+            let columns = 1 + case % 4;
+            let crlf = case % 3 == 0;
+            let mut text = String::new();
+            if case % 5 == 0 {
+                text.push_str("\n\r\n");
+            }
+            let row = |rng: &mut rand_chacha::ChaCha8Rng, fields: usize| -> String {
+                (0..fields)
+                    .map(|_| "x".repeat(rng.random_range(0..40)))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            };
+            text.push_str(&row(&mut rng, columns));
+            for _ in 0..rng.random_range(0..120) {
+                text.push_str(if crlf { "\r\n" } else { "\n" });
+                let fields = if rng.random_range(0..300) == 0 {
+                    columns + 1
+                } else if rng.random_range(0..300) == 0 {
+                    0 // a blank line
+                } else {
+                    columns
+                };
+                text.push_str(&row(&mut rng, fields));
+            }
+            if case % 2 == 0 {
+                text.push('\n');
+            }
+            let bytes = text.as_bytes();
+            let serial = structure_looks_fine_serially(bytes, b';');
+            for block in [1, 70, 1000] {
+                assert_eq!(
+                    same_fields_on_every_line(bytes, b';', block),
+                    serial,
+                    "case {case}, block {block}"
+                );
+            }
+            agreed[usize::from(serial)] += 1;
+        }
+        // Both outcomes occur.
+        assert!(agreed[0] > 20 && agreed[1] > 20, "{agreed:?}");
+    }
 }
