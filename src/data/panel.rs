@@ -196,7 +196,8 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             hint: "difference-in-differences needs at least two periods".into(),
         });
     }
-    let period_of = |key: f64| period_keys.binary_search_by(|p| p.total_cmp(&key)).ok();
+    let period_index = PeriodIndex::new(&period_keys);
+    let period_of = |key: f64| period_index.of(key);
     let period_labels: Vec<String> = match &text_times {
         None => period_keys.iter().map(|k| format_number(*k)).collect(),
         Some(labels) => {
@@ -211,6 +212,10 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         }
     };
     let unit_column = columns.take(&spec.unit)?;
+    let n_periods = period_keys.len();
+    // Rows already sorted by unit and period, every unit in every period (the usual layout of
+    // a panel extract): unit × period is the row's position, no table to fill.
+    let mut in_matrix_order = false;
     let unit_ids: Vec<u32> = match unit_column {
         Dense::Numbers(ref values) => {
             if let Some(row) = values.iter().position(|v| v.is_nan()) {
@@ -221,7 +226,15 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                     "every row needs its unit",
                 ));
             }
-            dense_numeric_ids(values)
+            in_matrix_order = rows_in_matrix_order(values, &keys, &period_keys);
+            if in_matrix_order {
+                (0..n_rows)
+                    .into_par_iter()
+                    .map(|row| (row / n_periods) as u32)
+                    .collect()
+            } else {
+                dense_numeric_ids(values)
+            }
         }
         Dense::Text(ref units) => {
             if let Some(row) = units.iter().position(Option::is_none) {
@@ -235,25 +248,42 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             dense_ids(units)
         }
     };
-    let n_units = unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let n_units = if in_matrix_order {
+        n_rows / n_periods
+    } else {
+        unit_ids.iter().copied().max().map_or(0, |m| m as usize + 1)
+    };
     // Row of each unit × period; duplicates are errors.
-    let n_periods = period_keys.len();
-    let mut cell_row = CellRows::new(n_units, n_periods);
-    for row in 0..n_rows {
-        let period = period_of(keys[row]).expect("period");
-        if let Some(first) = cell_row.set(unit_ids[row] as usize, period, row) {
-            return Err(InputError::BadColumn {
-                path: path.clone(),
-                column: format!("{} × {}", spec.unit, spec.time),
-                problem: format!(
-                    "rows {} and {} are the same unit in the same period",
-                    first + 1,
-                    row + 1
-                ),
-                hint: "keep one row per unit and period (aggregate or deduplicate the extract)"
-                    .into(),
-            });
+    let cell_of = |row: usize| {
+        (
+            unit_ids[row] as usize,
+            period_of(keys[row]).expect("period"),
+        )
+    };
+    let mut cell_row = if in_matrix_order {
+        CellRows::in_matrix_order(n_periods)
+    } else {
+        CellRows::new(n_units, n_periods)
+    };
+    // In parallel; only if a cell is filled twice, again in row order, to name the first pair.
+    if !in_matrix_order && cell_row.fill_in_parallel(n_rows, cell_of) {
+        for row in 0..n_rows {
+            let (unit, period) = cell_of(row);
+            if let Some(first) = cell_row.set(unit, period, row) {
+                return Err(InputError::BadColumn {
+                    path: path.clone(),
+                    column: format!("{} × {}", spec.unit, spec.time),
+                    problem: format!(
+                        "rows {} and {} are the same unit in the same period",
+                        first + 1,
+                        row + 1
+                    ),
+                    hint: "keep one row per unit and period (aggregate or deduplicate the extract)"
+                        .into(),
+                });
+            }
         }
+        unreachable!("a cell filled twice in parallel is filled twice in order");
     }
     // A unit's label, from its first row (only when asked: panels can have millions of units).
     let unit_label = |unit: usize| -> String {
@@ -274,42 +304,67 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
                 Dense::Numbers(v) => (Some(v), None),
                 Dense::Text(v) => (None, Some(v)),
             };
-            for row in 0..n_rows {
-                let text_value = texts
-                    .as_ref()
-                    .and_then(|t| t[row].as_deref())
-                    .map(str::trim);
-                let value = match (&numbers, text_value) {
-                    (Some(v), _) => Some(v[row]).filter(|x| *x != 0.0 && !x.is_nan()),
-                    (None, None | Some("") | Some("0")) => None,
-                    (None, Some(text)) => Some(time_key(text).ok_or_else(|| {
-                        bad_value(
-                            column,
-                            row,
-                            "first-treated period cannot be parsed",
-                            "use the same format as the time column, and 0 for never treated",
-                        )
-                    })?),
-                };
-                let unit = unit_ids[row] as usize;
-                match group_key[unit] {
-                    None => {
-                        group_key[unit] = Some(value);
-                        group_row[unit] = row;
+            // Numbers: each unit's value from its first row, checked against its other rows, in
+            // parallel over units; where a unit disagrees, the pass in row order names the rows.
+            let by_unit = numbers.as_ref().and_then(|v| {
+                let value = |row: usize| Some(v[row]).filter(|x| *x != 0.0 && !x.is_nan());
+                (0..n_units)
+                    .into_par_iter()
+                    .map(|unit| {
+                        let rows = (0..n_periods).filter_map(|p| cell_row.get(unit, p));
+                        let first = rows.clone().min()?;
+                        let g = value(first);
+                        rows.into_iter()
+                            .all(|r| value(r) == g)
+                            .then_some((g, first))
+                    })
+                    .collect::<Option<Vec<_>>>()
+            });
+            if let Some(by_unit) = &by_unit {
+                for (unit, &(g, first)) in by_unit.iter().enumerate() {
+                    group_key[unit] = Some(g);
+                    group_row[unit] = first;
+                }
+            }
+            if by_unit.is_none() {
+                for row in 0..n_rows {
+                    let text_value = texts
+                        .as_ref()
+                        .and_then(|t| t[row].as_deref())
+                        .map(str::trim);
+                    let value = match (&numbers, text_value) {
+                        (Some(v), _) => Some(v[row]).filter(|x| *x != 0.0 && !x.is_nan()),
+                        (None, None | Some("") | Some("0")) => None,
+                        (None, Some(text)) => Some(time_key(text).ok_or_else(|| {
+                            bad_value(
+                                column,
+                                row,
+                                "first-treated period cannot be parsed",
+                                "use the same format as the time column, and 0 for never treated",
+                            )
+                        })?),
+                    };
+                    let unit = unit_ids[row] as usize;
+                    match group_key[unit] {
+                        None => {
+                            group_key[unit] = Some(value);
+                            group_row[unit] = row;
+                        }
+                        Some(previous) if previous != value => {
+                            return Err(InputError::BadColumn {
+                                path: path.clone(),
+                                column: column.clone(),
+                                problem: format!(
+                                    "must be constant within each unit; rows {} and {} (same unit) differ",
+                                    group_row[unit] + 1,
+                                    row + 1
+                                ),
+                                hint: "give every row of a unit the same first treated period"
+                                    .into(),
+                            });
+                        }
+                        Some(_) => {}
                     }
-                    Some(previous) if previous != value => {
-                        return Err(InputError::BadColumn {
-                            path: path.clone(),
-                            column: column.clone(),
-                            problem: format!(
-                                "must be constant within each unit; rows {} and {} (same unit) differ",
-                                group_row[unit] + 1,
-                                row + 1
-                            ),
-                            hint: "give every row of a unit the same first treated period".into(),
-                        });
-                    }
-                    Some(_) => {}
                 }
             }
         }
@@ -395,45 +450,46 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         .iter()
         .map(|o| columns.numeric(o))
         .collect::<Result<_, _>>()?;
-    let mut keep = vec![true; n_units];
-    let mut incomplete = 0usize;
-    for unit in 0..n_units {
-        for p in 0..n_periods {
-            let missing = match cell_row.get(unit, p) {
-                None => true,
-                Some(row) => outcome_values.iter().any(|v| v[row].is_nan()),
-            };
-            if missing {
-                if spec.missing == MissingPolicy::Error {
-                    let row = cell_row.get(unit, p).unwrap_or(group_row[unit]);
-                    return Err(bad_value(
-                        &spec.outcomes.join(", "),
-                        row,
-                        &if spec.unit_labels {
-                            // Aggregates (regions) are named; individuals never are.
-                            format!(
-                                "unit `{}` has no outcome for period {}",
-                                unit_label(unit),
-                                period_labels[p]
-                            )
-                        } else {
-                            format!(
-                                "the unit of this row has no outcome for period {}",
-                                period_labels[p]
-                            )
-                        },
-                        if spec.unit_labels {
-                            "complete the panel (a synthetic control needs every unit's outcome in every period), or remove that unit's rows from the extract"
-                        } else {
-                            "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning"
-                        },
-                    ));
-                }
-                keep[unit] = false;
-            }
-        }
-        if !keep[unit] {
-            incomplete += 1;
+    let missing = |unit: usize, p: usize| match cell_row.get(unit, p) {
+        None => true,
+        Some(row) => outcome_values.iter().any(|v| v[row].is_nan()),
+    };
+    let keep: Vec<bool> = (0..n_units)
+        .into_par_iter()
+        .map(|unit| !(0..n_periods).any(|p| missing(unit, p)))
+        .collect();
+    let incomplete = keep.iter().filter(|k| !**k).count();
+    // The first unit without an outcome, at its first such period.
+    let first_gap = keep.iter().position(|k| !k).and_then(|unit| {
+        (0..n_periods)
+            .find(|&p| missing(unit, p))
+            .map(|p| (unit, p))
+    });
+    if let Some((unit, p)) = first_gap {
+        if spec.missing == MissingPolicy::Error {
+            let row = cell_row.get(unit, p).unwrap_or(group_row[unit]);
+            return Err(bad_value(
+                &spec.outcomes.join(", "),
+                row,
+                &if spec.unit_labels {
+                    // Aggregates (regions) are named; individuals never are.
+                    format!(
+                        "unit `{}` has no outcome for period {}",
+                        unit_label(unit),
+                        period_labels[p]
+                    )
+                } else {
+                    format!(
+                        "the unit of this row has no outcome for period {}",
+                        period_labels[p]
+                    )
+                },
+                if spec.unit_labels {
+                    "complete the panel (a synthetic control needs every unit's outcome in every period), or remove that unit's rows from the extract"
+                } else {
+                    "complete the panel, or set `missing = \"drop\"` to drop incomplete units with a counted warning"
+                },
+            ));
         }
     }
     if incomplete > 0 {
@@ -443,55 +499,65 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
         ));
     }
     let kept: Vec<usize> = (0..n_units).filter(|&u| keep[u]).collect();
+    // Each kept unit's group (a period index) and whether its first treated period falls after
+    // the panel, in parallel; the first unit in order with a bad period is reported.
+    let classify = |unit: usize| -> Result<(Option<usize>, bool), InputError> {
+        match group_key[unit].flatten() {
+            None => Ok((None, false)),
+            Some(key) if key > period_keys[n_periods - 1] => Ok((None, true)),
+            Some(key) => match period_of(key) {
+                Some(0) => Err(bad_value(
+                    spec.first_treated
+                        .as_deref()
+                        .or(spec.treatment.as_deref())
+                        .unwrap_or(""),
+                    group_row[unit],
+                    "this unit is treated from the first period, so it has no pre-treatment period",
+                    "drop units treated in the first period, or extend the panel backwards",
+                )),
+                Some(p) => Ok((Some(p), false)),
+                None if key < period_keys[0] => Err(bad_value(
+                    spec.first_treated.as_deref().unwrap_or(""),
+                    group_row[unit],
+                    "this unit was treated before the first period",
+                    "drop always-treated units",
+                )),
+                None => Err(bad_value(
+                    spec.first_treated.as_deref().unwrap_or(""),
+                    group_row[unit],
+                    "the first treated period is not one of the panel's periods",
+                    "use a period that occurs in the time column",
+                )),
+            },
+        }
+    };
+    // (Errors are built again for the first failing unit: a vector of a million `Result`s with
+    // room for an error was most of this step's time.)
+    let groups: Vec<Option<(Option<usize>, bool)>> =
+        kept.par_iter().map(|&unit| classify(unit).ok()).collect();
     let mut group = Vec::with_capacity(kept.len());
     let mut late = 0usize;
-    for &unit in &kept {
-        let g = match group_key[unit].flatten() {
-            None => None,
-            Some(key) if key > period_keys[n_periods - 1] => {
-                late += 1;
-                None
-            }
-            Some(key) => match period_of(key) {
-                Some(0) => {
-                    return Err(bad_value(
-                        spec.first_treated
-                            .as_deref()
-                            .or(spec.treatment.as_deref())
-                            .unwrap_or(""),
-                        group_row[unit],
-                        "this unit is treated from the first period, so it has no pre-treatment period",
-                        "drop units treated in the first period, or extend the panel backwards",
-                    ));
-                }
-                Some(p) => Some(p),
-                None if key < period_keys[0] => {
-                    return Err(bad_value(
-                        spec.first_treated.as_deref().unwrap_or(""),
-                        group_row[unit],
-                        "this unit was treated before the first period",
-                        "drop always-treated units",
-                    ));
-                }
-                None => {
-                    return Err(bad_value(
-                        spec.first_treated.as_deref().unwrap_or(""),
-                        group_row[unit],
-                        "the first treated period is not one of the panel's periods",
-                        "use a period that occurs in the time column",
-                    ));
-                }
-            },
+    for (&unit, result) in kept.iter().zip(groups) {
+        let (g, after_the_panel) = match result {
+            Some(ok) => ok,
+            None => classify(unit)?,
         };
         group.push(g);
+        late += usize::from(after_the_panel);
     }
     if late > 0 {
         warnings.push(format!("evaluation `{}`: {late} units first treated after the last period count as never treated", spec.evaluation));
     }
+    // Rows sorted by unit and period with every unit kept: the columns already are the matrices.
+    let in_matrix_order = kept.len() == n_units && cell_row.is_matrix_order(n_rows);
     let outcomes = outcome_values
-        .iter()
+        .into_iter()
         .map(|values| {
-            let cell_row = &cell_row;
+            if in_matrix_order {
+                return Array2::from_shape_vec((n_units, n_periods), values)
+                    .expect("one value per unit and period");
+            }
+            let (cell_row, values) = (&cell_row, &values);
             let cells: Vec<f64> = kept
                 .par_iter()
                 .flat_map_iter(|&unit| {
@@ -624,23 +690,154 @@ impl<'a> Prefetched<'a> {
     }
 }
 
-/// The row of every unit × period of a panel (a dense table: panels have few periods).
+/// The index of a time key among the panel's periods. Whole-number keys in a short range (years,
+/// quarters) are looked up in a table: a binary search for each of 8 million rows was most of
+/// the time spent filling the unit × period table.
+struct PeriodIndex<'a> {
+    keys: &'a [f64],
+    /// (smallest key, 1 + index of each whole number from it; 0 where none)
+    direct: Option<(f64, Vec<u32>)>,
+}
+
+impl<'a> PeriodIndex<'a> {
+    const DIRECT_SPAN: f64 = 65_536.0;
+
+    fn new(keys: &'a [f64]) -> Self {
+        // (−0 is a key of its own for the binary search, `total_cmp`: it stays with the search.)
+        let whole = keys
+            .iter()
+            .all(|&k| k == (k as i64) as f64 && !Self::negative_zero(k));
+        let direct = match (keys.first(), keys.last()) {
+            (Some(&min), Some(&max)) if whole && max - min < Self::DIRECT_SPAN => {
+                let mut table = vec![0u32; (max - min) as usize + 1];
+                for (i, &k) in keys.iter().enumerate() {
+                    table[(k - min) as usize] = i as u32 + 1;
+                }
+                Some((min, table))
+            }
+            _ => None,
+        };
+        PeriodIndex { keys, direct }
+    }
+
+    fn negative_zero(key: f64) -> bool {
+        key == 0.0 && key.is_sign_negative()
+    }
+
+    fn of(&self, key: f64) -> Option<usize> {
+        match &self.direct {
+            Some((min, table)) if !Self::negative_zero(key) => {
+                let offset = key - min;
+                // (Comparisons are false for NaN; fractions are no period. Not `trunc`, a library
+                // call without SSE4.1.)
+                if offset >= 0.0 && offset < table.len() as f64 && offset == (offset as i64) as f64
+                {
+                    (table[offset as usize] as usize).checked_sub(1)
+                } else {
+                    None
+                }
+            }
+            _ => self.keys.binary_search_by(|p| p.total_cmp(&key)).ok(),
+        }
+    }
+}
+
+/// Whether the rows are sorted by unit (numeric identifiers, strictly ascending) and, within
+/// each unit, hold every period once in order: row = unit index × periods + period index.
+fn rows_in_matrix_order(units: &[f64], keys: &[f64], periods: &[f64]) -> bool {
+    let t = periods.len();
+    if t == 0 || units.len() % t != 0 || keys.len() != units.len() {
+        return false;
+    }
+    let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+    units
+        .par_chunks(t)
+        .zip(keys.par_chunks(t))
+        .enumerate()
+        .with_min_len(1 << 12)
+        .all(|(unit, (u, k))| {
+            u.iter().all(|&v| same(v, u[0]))
+                && k.iter().zip(periods).all(|(&a, &b)| same(a, b))
+                && (unit == 0 || units[(unit - 1) * t] < u[0])
+        })
+}
+
+/// The row of every unit × period of a panel (a dense table: panels have few periods), or, for
+/// rows in matrix order, no table at all.
 struct CellRows {
+    /// Empty in matrix order.
     rows: Vec<u32>,
     periods: usize,
+    in_matrix_order: bool,
 }
 
 impl CellRows {
     const EMPTY: u32 = u32::MAX;
 
+    fn in_matrix_order(periods: usize) -> Self {
+        CellRows {
+            rows: Vec::new(),
+            periods,
+            in_matrix_order: true,
+        }
+    }
+
+    /// Whether row = unit × periods + period for all `n_rows` rows.
+    fn is_matrix_order(&self, n_rows: usize) -> bool {
+        self.in_matrix_order
+            || (self.rows.len() == n_rows
+                && self
+                    .rows
+                    .par_iter()
+                    .enumerate()
+                    .all(|(i, &row)| row as usize == i))
+    }
+
+    /// Records every row's cell, `cell_of(row)` = (unit, period), from all threads; true when a
+    /// cell was filled twice (the table is then cleared, for `set` to find the first pair).
+    /// Rows are stored without checking (a check and swap per row cost as much as the serial
+    /// loop): there is a duplicate exactly when fewer cells than rows end up filled.
+    fn fill_in_parallel(
+        &mut self,
+        n_rows: usize,
+        cell_of: impl Fn(usize) -> (usize, usize) + Sync,
+    ) -> bool {
+        use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+        let periods = self.periods;
+        // SAFETY: AtomicU32 has the size, alignment and bit validity of u32, and the exclusive
+        // borrow of `rows` is held for as long as the atomic view lives.
+        let cells: &[AtomicU32] = unsafe {
+            std::slice::from_raw_parts(self.rows.as_mut_ptr() as *const AtomicU32, self.rows.len())
+        };
+        (0..n_rows)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .for_each(|row| {
+                let (unit, period) = cell_of(row);
+                let row =
+                    u32::try_from(row).expect("panels of 2³² rows and more are refused first");
+                cells[unit * periods + period].store(row, Relaxed);
+            });
+        let filled = self.rows.par_iter().filter(|&&r| r != Self::EMPTY).count();
+        let duplicated = filled < n_rows;
+        if duplicated {
+            self.rows.fill(Self::EMPTY);
+        }
+        duplicated
+    }
+
     fn new(units: usize, periods: usize) -> Self {
         CellRows {
             rows: vec![Self::EMPTY; units * periods],
             periods,
+            in_matrix_order: false,
         }
     }
 
     fn get(&self, unit: usize, period: usize) -> Option<usize> {
+        if self.in_matrix_order {
+            return Some(unit * self.periods + period);
+        }
         let row = self.rows[unit * self.periods + period];
         (row != Self::EMPTY).then_some(row as usize)
     }
@@ -743,6 +940,114 @@ fn dense_numeric_ids(values: &[f64]) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A panel in matrix order (sorted by unit and period) and the same rows shuffled give the
+    /// same panel: the first without a unit × period table, the second with one; and the
+    /// first-treated column's constancy is still checked in matrix order.
+    #[test]
+    fn rows_in_matrix_order_give_the_panel_of_shuffled_rows() {
+        use rand::seq::SliceRandom;
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let (units, periods) = (300, 5);
+        let mut lines: Vec<String> = Vec::new();
+        for u in 0..units {
+            let first = [0, 3, 4][u % 3];
+            for t in 1..=periods {
+                let y: f64 = rng.random_range(-5.0..5.0);
+                lines.push(format!(
+                    "{},{},{},{y}",
+                    10 + 3 * u,
+                    2000 + t,
+                    2000 * (first > 0) as usize + first
+                ));
+            }
+        }
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let write = |name: &str, lines: &[String]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("id,year,first,y\n{}\n", lines.join("\n")))
+                .expect("write");
+            Table::load(&path, b',').expect("load")
+        };
+        let spec = PanelSpec {
+            evaluation: "e".into(),
+            unit: "id".into(),
+            time: "year".into(),
+            outcomes: vec!["y".into()],
+            covariates: Vec::new(),
+            first_treated: Some("first".into()),
+            treatment: None,
+            cluster: None,
+            missing: MissingPolicy::Error,
+            treated_units: None,
+            series: Vec::new(),
+            unit_labels: false,
+        };
+        let ordered = prepare_panel(&write("ordered.csv", &lines), &spec)
+            .expect("panel")
+            .0;
+        let mut shuffled_lines = lines.clone();
+        shuffled_lines.shuffle(&mut rng);
+        let shuffled = prepare_panel(&write("shuffled.csv", &shuffled_lines), &spec)
+            .expect("panel")
+            .0;
+        assert_eq!(ordered.periods, shuffled.periods);
+        assert_eq!(ordered.group, shuffled.group);
+        assert_eq!(ordered.outcomes, shuffled.outcomes);
+        assert!(ordered.group.iter().any(Option::is_some) && ordered.group.contains(&None));
+        // A unit whose first-treated period changes between its rows is still refused.
+        let mut inconsistent = lines.clone();
+        let mut fields: Vec<&str> = lines[7].split(',').collect();
+        assert_eq!(fields[2], "2003");
+        fields[2] = "2004";
+        inconsistent[7] = fields.join(",");
+        let error = prepare_panel(&write("bad.csv", &inconsistent), &spec).unwrap_err();
+        assert!(
+            error.to_string().contains("constant within each unit"),
+            "{error}"
+        );
+    }
+
+    /// The period table gives what a binary search gives, for keys that are periods and keys
+    /// that are not (fractions, out of range, NaN), in both of its forms.
+    #[test]
+    fn period_index_equals_the_binary_search() {
+        let cases: [&[f64]; 3] = [
+            &[2004.0, 2005.0, 2006.0, 2007.0],
+            &[-8.0, -3.0, 0.0, 4.0, 8101.0],
+            &[0.5, 1.5, 2.0],
+        ];
+        let probes = [
+            -9.0,
+            -8.0,
+            -3.0,
+            -2.5,
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.0,
+            4.0,
+            2004.0,
+            2005.5,
+            2007.0,
+            2008.0,
+            8101.0,
+            1e12,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for keys in cases {
+            let index = PeriodIndex::new(keys);
+            for key in probes {
+                let expected = keys.binary_search_by(|p| p.total_cmp(&key)).ok();
+                assert_eq!(index.of(key), expected, "{keys:?}, {key}");
+            }
+        }
+        assert!(PeriodIndex::new(&[2004.0, 2005.0]).direct.is_some());
+        assert!(PeriodIndex::new(&[0.5, 1.5]).direct.is_none());
+    }
 
     /// The linear-time paths give what sorting gives, and the fallbacks take over where they
     /// must (fractions, wide ranges, many distinct periods).
