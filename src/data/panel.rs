@@ -306,27 +306,25 @@ pub fn prepare_panel(table: &Table, spec: &PanelSpec) -> Result<(Panel, Vec<Stri
             };
             // Numbers: each unit's value from its first row, checked against its other rows, in
             // parallel over units; where a unit disagrees, the pass in row order names the rows.
-            let by_unit = numbers.as_ref().and_then(|v| {
+            let by_unit = numbers.as_ref().is_some_and(|v| {
                 let value = |row: usize| Some(v[row]).filter(|x| *x != 0.0 && !x.is_nan());
-                (0..n_units)
-                    .into_par_iter()
-                    .map(|unit| {
+                group_key
+                    .par_iter_mut()
+                    .zip(group_row.par_iter_mut())
+                    .enumerate()
+                    .with_min_len(1 << 12)
+                    .all(|(unit, (key, first_row))| {
                         let rows = (0..n_periods).filter_map(|p| cell_row.get(unit, p));
-                        let first = rows.clone().min()?;
+                        let Some(first) = rows.clone().min() else {
+                            return false;
+                        };
                         let g = value(first);
-                        rows.into_iter()
-                            .all(|r| value(r) == g)
-                            .then_some((g, first))
+                        (*key, *first_row) = (Some(g), first);
+                        rows.into_iter().all(|r| value(r) == g)
                     })
-                    .collect::<Option<Vec<_>>>()
             });
-            if let Some(by_unit) = &by_unit {
-                for (unit, &(g, first)) in by_unit.iter().enumerate() {
-                    group_key[unit] = Some(g);
-                    group_row[unit] = first;
-                }
-            }
-            if by_unit.is_none() {
+            if !by_unit {
+                group_key.fill(None);
                 for row in 0..n_rows {
                     let text_value = texts
                         .as_ref()
