@@ -82,7 +82,7 @@ def run_moderndid(csv, boot, biters, seed, jobs):
     import polars as pl
 
     t0 = time.perf_counter()
-    df = pl.read_csv(csv)
+    df = pl.read_parquet(csv) if csv.endswith(".parquet") else pl.read_csv(csv)
     t1 = time.perf_counter()
     r = moderndid.att_gt(data=df, yname="y", tname="period", idname="unit", gname="first_treated",
                          xformla=None, control_group="nevertreated", base_period="varying", est_method="dr",
@@ -112,7 +112,7 @@ def run_csdid(csv, boot, biters, seed, jobs):
     if seed is not None:
         np.random.seed(seed)  # csdid draws from numpy's global RNG
     t0 = time.perf_counter()
-    df = pd.read_csv(csv)
+    df = pd.read_parquet(csv) if csv.endswith(".parquet") else pd.read_csv(csv)
     t1 = time.perf_counter()
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink):  # csdid prints its tables
@@ -152,7 +152,7 @@ def run_differences(csv, boot, biters, seed, jobs):
 
     it = biters if boot else 0
     t0 = time.perf_counter()
-    df = pd.read_csv(csv)
+    df = pd.read_parquet(csv) if csv.endswith(".parquet") else pd.read_csv(csv)
     t1 = time.perf_counter()
     # the package wants NaN for never-treated units and a (unit, time) index
     df["cohort"] = np.where(df["first_treated"] == 0, np.nan, df["first_treated"])
@@ -195,7 +195,7 @@ def run_diffdiff(csv, boot, biters, seed, jobs):
     from diff_diff import CallawaySantAnna
 
     t0 = time.perf_counter()
-    df = pd.read_csv(csv)
+    df = pd.read_parquet(csv) if csv.endswith(".parquet") else pd.read_csv(csv)
     t1 = time.perf_counter()
     cs = CallawaySantAnna(control_group="never_treated", estimation_method="dr", base_period="varying",
                           anticipation=0, n_bootstrap=biters if boot else 0, bootstrap_weights="mammen",
@@ -325,7 +325,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--tool", choices=TOOLS, required=True)
-    r.add_argument("--csv", required=True)
+    r.add_argument("--csv", required=True, help="the panel: a .csv file, or a .parquet file")
     r.add_argument("--mode", choices=["analytic", "boot"], default="analytic")
     r.add_argument("--biters", type=int, default=999)
     r.add_argument("--seed", type=int, default=20261126)

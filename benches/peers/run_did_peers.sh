@@ -29,6 +29,8 @@
 #   BITERS       bootstrap draws (default 999)
 #   VENV         Python venv with the peers (default /tmp/venvs/all312; created with
 #                pyenv's python3.12 and the pinned peers when it does not import them)
+#   FORMAT       csv or parquet   (default csv; parquet: the same panels written by pyarrow,
+#                read by every tool from Parquet: polars for moderndid, pandas for the others)
 #   RESULTS      output markdown  (default benches/peers/did_results.md)
 #
 # What is timed
@@ -60,6 +62,7 @@ MEM_KB="${MEM_KB:-16000000}"
 BITERS="${BITERS:-999}"
 SEED=20261126
 VENV="${VENV:-/tmp/venvs/all312}"
+FORMAT="${FORMAT:-csv}"
 RESULTS="${RESULTS:-$HERE/did_results.md}"
 HELPER="$HERE/bench_did_peers.py"
 LOG="$DATA_DIR/logs"
@@ -112,9 +115,13 @@ for n in $SIZES; do
   if [ ! -s "panel_$n.csv" ]; then
     "$BIN" simulate --design panel --units "$n" --periods 8 --seed "$SEED" --output "panel_$n.csv" || exit 2
   fi
+  if [ "$FORMAT" = parquet ] && [ ! -s "panel_$n.parquet" ]; then
+    "$PY" -c 'import sys, pyarrow.csv as c, pyarrow.parquet as q; q.write_table(c.read_csv(sys.argv[1]), sys.argv[2])' \
+      "panel_$n.csv" "panel_$n.parquet" || exit 2
+  fi
   for v in "" _boot; do
     {
-      echo '[data]'; echo "path = \"panel_$n.csv\""; echo 'unit = "unit"'; echo 'time = "period"'
+      echo '[data]'; echo "path = \"panel_$n.$FORMAT\""; echo 'unit = "unit"'; echo 'time = "period"'
       echo 'first-treated = "first_treated"'; echo '[[evaluation]]'; echo 'name = "bench"'; echo 'method = "did"'
       echo 'outcomes = ["y"]'; echo '[evaluation.did]'
       [ "$v" = _boot ] && echo "bootstrap = $BITERS"
@@ -192,7 +199,7 @@ time_peer() {   # time_peer TOOL N MODE
   for i in $(seq 1 "$REPS"); do
     json="$LOG/${tag}_$i.json"; rm -f "$json"
     run_capped "$LOG/${tag}_$i.out" "$LOG/${tag}_$i.err" \
-      "$PY" "$HELPER" run --tool "$tool" --csv "panel_$n.csv" --mode "$mode" --biters "$BITERS" \
+      "$PY" "$HELPER" run --tool "$tool" --csv "panel_$n.$FORMAT" --mode "$mode" --biters "$BITERS" \
       --seed "$SEED" --jobs "$PEER_JOBS" --out "$json"
     if [ "$RC" != 0 ] || [ ! -s "$json" ]; then
       if [ "${#totals[@]}" = 0 ]; then
@@ -278,9 +285,9 @@ units_label() { case "$1" in 10000) echo "10k";; 100000) echo "100k";; 1000000) 
   echo "## Wall time"
   echo
   echo "cominev: the whole process \`cominev estimate --config panel_N[_boot].toml --format json --output F -q --threads $THREADS\`"
-  echo "(CSV load, checks, ATT(g,t), all four aggregations, pre-trend test, JSON), best of $REPS."
-  echo "Peers: read the CSV (polars for moderndid, pandas for the others) + ATT(g,t) + simple and dynamic aggregation, timed"
-  echo "inside Python, best of $REPS (Python start-up and imports excluded). *excl. read*: the same without reading the CSV"
+  echo "(load of the $FORMAT file, checks, ATT(g,t), all four aggregations, pre-trend test, JSON), best of $REPS."
+  echo "Peers: read the $FORMAT file (polars for moderndid, pandas for the others) + ATT(g,t) + simple and dynamic aggregation, timed"
+  echo "inside Python, best of $REPS (Python start-up and imports excluded). *excl. read*: the same without reading the file"
   echo "(for cominev: the best-of-$REPS total minus the \"loaded and hashed the data\" stage of one extra, untimed \`-v\` run,"
   echo "whose own stage times are in the detail table)."
   echo "Ratio = peer / cominev, both including the read."
