@@ -98,13 +98,16 @@ pub fn run(columns: &[Vec<f64>], clusters: Option<&[u32]>, draws: usize, seed: u
         .into_par_iter()
         .map(|b| {
             let mut rng = ChaCha8Rng::seed_from_u64(draw_seed(seed, b));
-            let mut bits = vec![0u64; words];
-            for g in 0..n_groups {
-                if rng.random::<u32>() > threshold {
-                    bits[g / 64] |= 1 << (g % 64);
-                }
-            }
-            bits
+            // A word of 64 rows at a time, without a branch per row (drawn high or not is a coin
+            // the processor cannot predict); the same numbers from the generator, in order.
+            (0..words)
+                .map(|w| {
+                    let rows_in_word = (n_groups - w * 64).min(64);
+                    (0..rows_in_word).fold(0u64, |word, i| {
+                        word | (u64::from(rng.random::<u32>() > threshold) << i)
+                    })
+                })
+                .collect::<Vec<u64>>()
         })
         .collect();
     // 2. Sum the rows drawn high, block of draws by block of draws.
