@@ -526,6 +526,27 @@ fn run_did(
             };
             InputError::design(&evaluation.name, "", e.to_string(), hint)
         })?;
+        // Cohorts without a single cell are dropped, never silently.
+        let mut cohorts: Vec<usize> = panel.group.iter().flatten().copied().collect();
+        cohorts.sort_unstable();
+        cohorts.dedup();
+        for g in cohorts {
+            if fit.cells.iter().any(|c| c.group == g) {
+                continue;
+            }
+            let why = if g < 1 + params.anticipation {
+                format!(
+                    "has no period before its treatment with anticipation = {}",
+                    params.anticipation
+                )
+            } else {
+                "has no comparison units in any period".to_string()
+            };
+            warnings.push(format!(
+                "evaluation `{}`, outcome `{outcome}`: cohort {} {why}: no ATT(g,t) for it, and its units take no part",
+                evaluation.name, panel.periods[g]
+            ));
+        }
         // Every row of this outcome: target, estimate, influence function, counts, band family.
         struct Entry {
             target: String,

@@ -306,44 +306,7 @@ fn mpdta_equals_moderndid_including_standard_errors() {
             &format!("outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\"\nbase-period = \"{base}\""),
         ));
         let label = format!("{control}/{base}");
-        let check = |target: &str, att: f64, se: f64| {
-            assert_row(&report, &label, target, att, se, TOL_PEER)
-        };
-        for cell in peer["att_gt"].as_array().expect("cells") {
-            // With a universal base period the peer lists the reference cell itself (ATT 0, no SE).
-            let Some(se) = cell["se"].as_f64() else {
-                continue;
-            };
-            let target = format!("gt:{}:{}", cell["group"], cell["time"]);
-            check(&target, cell["att"].as_f64().expect("att"), se);
-        }
-        let aggregates = &peer["aggregates"];
-        for (kind, target, by_key, prefix) in [
-            ("simple", "overall", "", ""),
-            ("group", "group:overall", "group", "group"),
-            ("dynamic", "event:overall", "e", "event"),
-            ("calendar", "period:overall", "time", "period"),
-        ] {
-            let a = &aggregates[kind];
-            check(
-                target,
-                a["overall_att"].as_f64().expect("att"),
-                a["overall_se"].as_f64().expect("se"),
-            );
-            if let Some(by) = a["by"].as_array() {
-                for entry in by {
-                    // The universal base's reference event (e = −1) is 0 by construction.
-                    let Some(se) = entry["se"].as_f64() else {
-                        continue;
-                    };
-                    check(
-                        &format!("{prefix}:{}", entry[by_key]),
-                        entry["att"].as_f64().expect("att"),
-                        se,
-                    );
-                }
-            }
-        }
+        assert_equals_moderndid(&report, peer, &label);
         let wald = &peer["wald_pretest"];
         if let Some(p) = wald["p_value"].as_f64() {
             crate::util::assert_relative(
@@ -353,6 +316,98 @@ fn mpdta_equals_moderndid_including_standard_errors() {
                 TOL_PEER,
             );
         }
+    }
+}
+
+/// Every ATT(g,t) and aggregate that moderndid reports (`peer`, a block of the mpdta reference
+/// fixtures) equals the row of `report` to 1e-6.
+fn assert_equals_moderndid(
+    report: &cominev::report::Report,
+    peer: &serde_json::Value,
+    label: &str,
+) {
+    const TOL_PEER: f64 = 1e-6;
+    let check =
+        |target: &str, att: f64, se: f64| assert_row(report, label, target, att, se, TOL_PEER);
+    for cell in peer["att_gt"].as_array().expect("cells") {
+        // With a universal base period the peer lists the reference cell itself (ATT 0, no SE).
+        let Some(se) = cell["se"].as_f64() else {
+            continue;
+        };
+        let target = format!("gt:{}:{}", cell["group"], cell["time"]);
+        check(&target, cell["att"].as_f64().expect("att"), se);
+    }
+    let aggregates = &peer["aggregates"];
+    for (kind, target, by_key, prefix) in [
+        ("simple", "overall", "", ""),
+        ("group", "group:overall", "group", "group"),
+        ("dynamic", "event:overall", "e", "event"),
+        ("calendar", "period:overall", "time", "period"),
+    ] {
+        let a = &aggregates[kind];
+        check(
+            target,
+            a["overall_att"].as_f64().expect("att"),
+            a["overall_se"].as_f64().expect("se"),
+        );
+        if let Some(by) = a["by"].as_array() {
+            for entry in by {
+                // The universal base's reference event (e = −1) is 0 by construction.
+                let Some(se) = entry["se"].as_f64() else {
+                    continue;
+                };
+                check(
+                    &format!("{prefix}:{}", entry[by_key]),
+                    entry["att"].as_f64().expect("att"),
+                    se,
+                );
+            }
+        }
+    }
+}
+
+/// With one period of anticipation (cohort 2004 then has no pre-treatment period and drops out;
+/// the others compare with 2004 and 2005), cells, aggregates and the pre-test statistic equal
+/// moderndid 0.4.1's, for never-treated and not-yet-treated comparison units. Script:
+/// `benches/peers/py_moderndid_anticipation.py`.
+#[test]
+fn mpdta_with_anticipation_equals_moderndid() {
+    const TOL_PEER: f64 = 1e-6;
+    let reference = crate::util::reference("mpdta_anticipation_reference.json");
+    for (key, control) in [
+        ("nevertreated/varying", "never"),
+        ("notyettreated/varying", "not-yet"),
+    ] {
+        let peer = &reference["results"][key]["moderndid"];
+        let report = run(&MPDTA.replace(
+            "outcomes = [\"lemp\"]",
+            &format!(
+                "outcomes = [\"lemp\"]\n[evaluation.did]\ncontrol = \"{control}\"\nanticipation = 1"
+            ),
+        ));
+        assert_equals_moderndid(&report, peer, &format!("anticipation 1, {control}"));
+        assert!(
+            !report
+                .results
+                .iter()
+                .any(|r| r.target.starts_with("gt:2004"))
+        );
+        crate::util::assert_relative(
+            &format!("{control} pre-test statistic"),
+            report.pre_trend_tests[0].statistic,
+            peer["wald_pretest"]["statistic"]
+                .as_f64()
+                .expect("statistic"),
+            TOL_PEER,
+        );
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("2004") && w.contains("anticipation")),
+            "{:?}",
+            report.warnings
+        );
     }
 }
 
