@@ -411,6 +411,61 @@ fn mpdta_with_anticipation_equals_moderndid() {
     }
 }
 
+/// Analytic SEs clustered by state (countyreal // 1000, 29 clusters: G/(G−1)·Σ_c (Σ_{i∈c} ψ_i)²,
+/// as Stata's CR1) equal diff-diff 3.13.0's on mpdta, for the cells, the overall effect, the
+/// event-time and the group effects. Script: `benches/peers/py_diffdiff_clustered.py`.
+#[test]
+fn mpdta_clustered_standard_errors_equal_diff_diff() {
+    const TOL_PEER: f64 = 1e-6;
+    let reference = crate::util::reference("mpdta_clustered_reference.json");
+    // mpdta with its state: the first two digits of the five-digit county code.
+    let text = std::fs::read_to_string(crate::util::fixture("mpdta.csv")).expect("mpdta");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    let county = header
+        .split(',')
+        .position(|c| c == "countyreal")
+        .expect("countyreal");
+    let mut with_state = format!("{header},state\n");
+    for line in lines.filter(|l| !l.is_empty()) {
+        let code: u32 = line
+            .split(',')
+            .nth(county)
+            .expect("county")
+            .parse()
+            .expect("number");
+        with_state.push_str(&format!("{line},{}\n", code / 1000));
+    }
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("mpdta_state.csv");
+    std::fs::write(&path, with_state).expect("write");
+    let config = MPDTA
+        .replace("{fixtures}/mpdta.csv", &path.to_string_lossy())
+        .replace(
+            "first-treated = \"first_treat\"",
+            "first-treated = \"first_treat\"\ncluster = \"state\"",
+        );
+    let report = run(&config);
+    assert!(report.results[0].inference.contains("clustered"));
+    let check = |target: String, entry: &serde_json::Value| {
+        let (att, se) = (
+            entry["att"].as_f64().expect("att"),
+            entry["se"].as_f64().expect("se"),
+        );
+        assert_row(&report, "clustered by state", &target, att, se, TOL_PEER);
+    };
+    for cell in reference["cells"].as_array().expect("cells") {
+        check(format!("gt:{}:{}", cell["group"], cell["time"]), cell);
+    }
+    check("overall".into(), &reference["overall"]);
+    for entry in reference["event"].as_array().expect("event") {
+        check(format!("event:{}", entry["e"]), entry);
+    }
+    for entry in reference["group"].as_array().expect("group") {
+        check(format!("group:{}", entry["group"]), entry);
+    }
+}
+
 /// 2×2 DiD against `estimatr::lm_robust` 1.0.0 (R 4.2.2), CR1 ("stata") and CR2, with and without
 /// a covariate: estimate, SE, df (through the p-value) to 1e-6. Script:
 /// `benches/peers/r_did_2x2_reference.R`.
