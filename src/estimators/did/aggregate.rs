@@ -391,7 +391,8 @@ pub fn pre_trend_test_with(
     }
     let n = fit.n_units as f64;
     let m = pre.len();
-    // The lower triangle, one entry per task (each a pass over all units), mirrored.
+    // The lower triangle, one entry per task (from the functions, each a pass over all units),
+    // mirrored.
     let pairs: Vec<(usize, usize)> = (0..m).flat_map(|a| (0..=a).map(move |b| (a, b))).collect();
     let dots: Vec<f64> = pairs
         .par_iter()
