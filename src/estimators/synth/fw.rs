@@ -198,13 +198,13 @@ fn solve(
             *v += c * w;
         }
     }
-    // Aᵀb, and AᵀA x through A x (O(n·k), where forming AᵀA x from AᵀA would be O(k²)). Aᵀb is
-    // −∞ for unavailable columns, so that their gradient is +∞ and they are never chosen.
+    // Aᵀb, and AᵀA x through A x (O(n·k), where forming AᵀA x from AᵀA would be O(k²));
+    // `EXCLUDED` in place of Aᵀb for unavailable columns.
     let mut atb = vec![0.0; k];
     let mut gx = vec![0.0; k];
     for (j, column) in at.rows().into_iter().enumerate() {
         if !is_available(j) {
-            atb[j] = f64::NEG_INFINITY;
+            atb[j] = EXCLUDED;
             continue;
         }
         let (mut tb, mut tax) = (0.0, 0.0);
@@ -239,15 +239,7 @@ fn solve(
         return problem.iterate(GramStart { x, gx, atb: &atb });
     }
     // The gradient (halved) AᵀA x − Aᵀb + η x, kept up to date step by step.
-    let mut gradient: Vec<f64> = (0..k)
-        .map(|j| {
-            if is_available(j) {
-                gx[j] - atb[j] + eta * x[j]
-            } else {
-                f64::INFINITY
-            }
-        })
-        .collect();
+    let mut gradient: Vec<f64> = (0..k).map(|j| gx[j] - atb[j] + eta * x[j]).collect();
     // ‖A x − b‖² / n, updated with A x.
     let mut fit = ax
         .iter()
@@ -323,7 +315,8 @@ struct GramProblem<'a> {
     max_iter: usize,
 }
 
-/// Where a Gram-form solve starts: x, AᵀA x and Aᵀb (−∞ where unavailable), over the k weights.
+/// Where a Gram-form solve starts: x, AᵀA x and Aᵀb (`EXCLUDED` where unavailable), over the k
+/// weights.
 struct GramStart<'a> {
     x: Vec<f64>,
     gx: Vec<f64>,
@@ -332,7 +325,7 @@ struct GramStart<'a> {
 
 /// Aᵀb of columns that may not be chosen (placebos' pseudo-treated units, lane padding): their
 /// gradient AᵀA x − Aᵀb + η x is then far above any real one, and, x being exactly zero there,
-/// they add exactly zero to xᵀAᵀb (−∞ would make 0·∞ a NaN).
+/// they add exactly zero to xᵀAᵀb (−∞ would make 0·∞ a NaN). Both forms use it.
 const EXCLUDED: f64 = -f64::MAX;
 
 impl GramProblem<'_> {
@@ -361,13 +354,9 @@ impl GramProblem<'_> {
         let (k, n) = (x.len(), self.rows);
         let padded = self.gram.ncols();
         let (g, eta) = (self.gram, self.eta);
-        let atb: Vec<f64> = (0..padded)
-            .map(|j| match atb.get(j) {
-                Some(&v) if v.is_finite() => v,
-                _ => EXCLUDED,
-            })
-            .collect();
+        let mut atb = atb.to_vec();
         let (mut x, mut gx) = (x, gx);
+        atb.resize(padded, EXCLUDED);
         x.resize(padded, 0.0);
         gx.resize(padded, 0.0);
         // The previous x: each move writes the new x here, then the two swap.
@@ -750,15 +739,10 @@ fn step_and_select_portable(
     let keep = 1.0 - step.size;
     if keep < 1e-6 {
         // Nearly the whole way to the vertex: the fused form below would divide by `keep`.
-        // (Unavailable columns keep their +∞ gradient: ∞ − finite.)
         for (((xj, gj), &row), &tb) in x.iter_mut().zip(gradient.iter_mut()).zip(gram_row).zip(atb)
         {
             *xj *= keep;
             *gj = keep * *gj + step.size * (row - tb);
-            if keep == 0.0 {
-                // 0·∞ would be NaN for unavailable columns.
-                *gj = row - tb;
-            }
         }
         x[step.vertex] += step.size;
         gradient[step.vertex] += step.eta * step.size;
