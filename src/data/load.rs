@@ -130,81 +130,54 @@ impl Table {
 
     /// The first `rows` values of a column (all of them with `None`), as numbers or text.
     pub fn column_head(&self, name: &str, rows: Option<usize>) -> Result<Column, InputError> {
-        let full = self
-            .frame
-            .column(name)
-            .map_err(|_| self.missing_column(name))?
-            .as_materialized_series();
+        let full = self.series(name)?;
         let series = match rows {
             Some(n) => full.head(Some(n)),
             None => full.clone(),
         };
+        Ok(match self.dense_of(name, &series)? {
+            Dense::Numbers(values) => {
+                Column::Numeric(values.iter().map(|&v| (!v.is_nan()).then_some(v)).collect())
+            }
+            Dense::Text(values) => Column::Text(values),
+        })
+    }
+
+    /// A column as `Dense` numbers (any numeric or boolean dtype) or text.
+    pub fn dense(&self, name: &str) -> Result<Dense, InputError> {
+        self.dense_of(name, self.series(name)?)
+    }
+
+    fn series(&self, name: &str) -> Result<&Series, InputError> {
+        Ok(self
+            .frame
+            .column(name)
+            .map_err(|_| self.missing_column(name))?
+            .as_materialized_series())
+    }
+
+    /// Numbers, read chunk by chunk from the arrays (integers converted directly, other numeric
+    /// and boolean types through a cast), NaN where missing; anything else as text.
+    fn dense_of(&self, name: &str, series: &Series) -> Result<Dense, InputError> {
         let dtype = series.dtype().clone();
+        if dtype == DataType::Int64 {
+            let values = series.i64().map_err(|e| self.bad_column(name, e))?;
+            return Ok(Dense::Numbers(floats(values, |v| v as f64)));
+        }
         if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
             let cast = series
                 .cast(&DataType::Float64)
                 .map_err(|e| self.bad_column(name, e))?;
             let values = cast.f64().map_err(|e| self.bad_column(name, e))?;
-            return Ok(Column::Numeric(present_numbers(values)));
+            return Ok(Dense::Numbers(floats(values, |v| v)));
         }
         let cast = series
             .cast(&DataType::String)
             .map_err(|e| self.bad_column(name, e))?;
         let values = cast.str().map_err(|e| self.bad_column(name, e))?;
-        Ok(Column::Text(
+        Ok(Dense::Text(
             values.iter().map(|v| v.map(str::to_string)).collect(),
         ))
-    }
-
-    /// A column as `Dense` numbers (any numeric or boolean dtype) or text.
-    pub fn dense(&self, name: &str) -> Result<Dense, InputError> {
-        let series = self
-            .frame
-            .column(name)
-            .map_err(|_| self.missing_column(name))?
-            .as_materialized_series();
-        let dtype = series.dtype().clone();
-        if dtype == DataType::Int64 {
-            let values = series.i64().map_err(|e| self.bad_column(name, e))?;
-            let mut out = Vec::with_capacity(values.len());
-            for array in values.downcast_iter() {
-                let data: &[i64] = array.values();
-                match array.validity() {
-                    None => out.extend(data.iter().map(|&v| v as f64)),
-                    Some(valid) => out.extend(
-                        data.iter()
-                            .zip(valid.iter())
-                            .map(|(&v, ok)| if ok { v as f64 } else { f64::NAN }),
-                    ),
-                }
-            }
-            return Ok(Dense::Numbers(out));
-        }
-        if dtype.is_primitive_numeric() || dtype == DataType::Boolean {
-            let cast = series
-                .cast(&DataType::Float64)
-                .map_err(|e| self.bad_column(name, e))?;
-            let values = cast.f64().map_err(|e| self.bad_column(name, e))?;
-            let mut out = Vec::with_capacity(values.len());
-            for array in values.downcast_iter() {
-                let data: &[f64] = array.values();
-                match array.validity() {
-                    None => out.extend_from_slice(data),
-                    Some(valid) => out.extend(
-                        data.iter()
-                            .zip(valid.iter())
-                            .map(|(&v, ok)| if ok { v } else { f64::NAN }),
-                    ),
-                }
-            }
-            return Ok(Dense::Numbers(out));
-        }
-        match self.column(name)? {
-            Column::Text(values) => Ok(Dense::Text(values)),
-            Column::Numeric(values) => Ok(Dense::Numbers(
-                values.iter().map(|v| v.unwrap_or(f64::NAN)).collect(),
-            )),
-        }
     }
 
     /// `dense` numbers of a column that must hold numbers (text is parsed, as `numeric`).
@@ -626,19 +599,21 @@ fn read_parquet(path: &Path) -> Result<DataFrame, InputError> {
         })
 }
 
-/// The values of a numeric column, `None` where missing or NaN — read chunk by chunk from the
-/// arrays (the element iterator of the chunked array was a quarter of a second per 8 million
-/// rows).
-fn present_numbers(values: &polars::prelude::Float64Chunked) -> Vec<Option<f64>> {
+/// The values of a numeric column as f64, NaN where missing, read chunk by chunk from the arrays
+/// (the element iterator of the chunked array was a quarter of a second per 8 million rows).
+fn floats<T: PolarsNumericType>(
+    values: &ChunkedArray<T>,
+    to_f64: impl Fn(T::Native) -> f64,
+) -> Vec<f64> {
     let mut out = Vec::with_capacity(values.len());
     for array in values.downcast_iter() {
-        let data: &[f64] = array.values();
+        let data: &[T::Native] = array.values();
         match array.validity() {
-            None => out.extend(data.iter().map(|&v| (!v.is_nan()).then_some(v))),
+            None => out.extend(data.iter().map(|&v| to_f64(v))),
             Some(valid) => out.extend(
                 data.iter()
                     .zip(valid.iter())
-                    .map(|(&v, ok)| (ok && !v.is_nan()).then_some(v)),
+                    .map(|(&v, ok)| if ok { to_f64(v) } else { f64::NAN }),
             ),
         }
     }
