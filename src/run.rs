@@ -527,10 +527,7 @@ fn run_did(
             InputError::design(&evaluation.name, "", e.to_string(), hint)
         })?;
         // Cohorts without a single cell are dropped, never silently.
-        let mut cohorts: Vec<usize> = panel.group.iter().flatten().copied().collect();
-        cohorts.sort_unstable();
-        cohorts.dedup();
-        for g in cohorts {
+        for g in did::att_gt::distinct_groups(&panel.group) {
             if fit.cells.iter().any(|c| c.group == g) {
                 continue;
             }
@@ -684,29 +681,21 @@ fn run_did(
                 }
             );
             (boot.std_errors, critical, label)
-        } else if let Some(cross) = &cross {
-            let se = entries
-                .iter()
-                .enumerate()
-                .map(|(k, e)| match &e.form {
-                    None => cross.cell_std_error(k),
-                    Some(form) => {
-                        let coefficients: Vec<f64> =
-                            form.cells.iter().chain(&form.by_group).copied().collect();
-                        cross.std_error(&coefficients)
-                    }
-                })
-                .collect();
-            (
-                se,
-                [None, None],
-                "influence function (analytic)".to_string(),
-            )
         } else {
-            let se = entries
-                .par_iter()
-                .map(|e| did::att_gt::std_error(&e.psi, clusters))
-                .collect();
+            let se = match &cross {
+                Some(cross) => entries
+                    .iter()
+                    .enumerate()
+                    .map(|(k, e)| match &e.form {
+                        None => cross.cell_std_error(k),
+                        Some(form) => cross.std_error(&form.coefficients()),
+                    })
+                    .collect(),
+                None => entries
+                    .par_iter()
+                    .map(|e| did::att_gt::std_error(&e.psi, clusters))
+                    .collect(),
+            };
             let label = if clusters.is_some() {
                 "influence function, clustered"
             } else {

@@ -31,6 +31,12 @@ pub struct LinearForm {
 }
 
 impl LinearForm {
+    /// The coefficients on the cells, then on every group slot: the order of the columns of
+    /// `moments::CrossProducts`.
+    pub fn coefficients(&self) -> Vec<f64> {
+        self.cells.iter().chain(&self.by_group).copied().collect()
+    }
+
     fn zero(fit: &AttGt) -> Self {
         LinearForm {
             cells: vec![0.0; fit.cells.len()],

@@ -140,7 +140,7 @@ pub(super) fn role_table(
 }
 
 /// The distinct groups (first treated period indices) of the treated units, ascending.
-pub(super) fn distinct_groups(group: &[Option<usize>]) -> Vec<usize> {
+pub fn distinct_groups(group: &[Option<usize>]) -> Vec<usize> {
     let mut g: Vec<usize> = group.iter().flatten().copied().collect();
     g.sort_unstable();
     g.dedup();

@@ -362,15 +362,8 @@ mod tests {
             for (a, b) in from_moments.iter().zip(&from_functions) {
                 assert_eq!(a.kind, b.kind);
                 close(a.estimate, b.estimate, "aggregate");
-                let v: Vec<f64> = a
-                    .form
-                    .cells
-                    .iter()
-                    .chain(&a.form.by_group)
-                    .copied()
-                    .collect();
                 close(
-                    cross.std_error(&v),
+                    cross.std_error(&a.form.coefficients()),
                     std_error(&b.influence, None),
                     "aggregate SE",
                 );
