@@ -74,30 +74,34 @@ pub enum AggregateKind {
 /// Σ_k att_k · [(1{G=g_k} − p_k)/S − p_k Σ_j (1{G=g_j} − p_j) / S²], S = Σ_keepers p_k; one
 /// value per group slot (it depends on a unit only through its group).
 fn weights_influence(fit: &AttGt, keepers: &[usize]) -> Vec<f64> {
-    let p: Vec<f64> = keepers
+    let terms: Vec<(f64, usize, f64)> = keepers
         .iter()
-        .map(|&k| fit.group_share[fit.cells[k].group])
+        .map(|&k| {
+            let group = fit.cells[k].group;
+            (fit.cells[k].att, group, fit.group_share[group])
+        })
         .collect();
-    let total: f64 = p.iter().sum();
-    // The term depends on a unit only through its group: compute it once per group.
+    share_weights_influence(&terms, fit.group_share.len())
+}
+
+/// The weights' influence for share-weighted estimates `terms` = (estimate, group, share p_k):
+/// Σ_k estimate_k · [(1{G=g_k} − p_k)/S − p_k Σ_j (1{G=g_j} − p_j) / S²], S = Σ p_k, one value
+/// per group slot (period indices, then the never treated, in `periods + 1` slots).
+fn share_weights_influence(terms: &[(f64, usize, f64)], periods: usize) -> Vec<f64> {
+    let total: f64 = terms.iter().map(|t| t.2).sum();
     let for_group = |g: Option<usize>| -> f64 {
-        let indicator = |k: usize| f64::from(u8::from(g == Some(fit.cells[k].group)));
-        let deviation_sum: f64 = keepers
+        let indicator = |group: usize| f64::from(u8::from(g == Some(group)));
+        let deviation_sum: f64 = terms
             .iter()
-            .zip(&p)
-            .map(|(&k, pk)| indicator(k) - pk)
+            .map(|&(_, group, p)| indicator(group) - p)
             .sum();
-        keepers
+        terms
             .iter()
-            .zip(&p)
-            .map(|(&k, pk)| {
-                fit.cells[k].att
-                    * ((indicator(k) - pk) / total - pk * deviation_sum / (total * total))
+            .map(|&(estimate, group, p)| {
+                estimate * ((indicator(group) - p) / total - p * deviation_sum / (total * total))
             })
             .sum()
     };
-    // Groups are period indices: one slot per period, and the last for the never treated.
-    let periods = fit.group_share.len();
     (0..=periods)
         .map(|slot| for_group((slot < periods).then_some(slot)))
         .collect()
@@ -252,29 +256,17 @@ pub fn all(
             .zip(&shares)
             .map(|(a, s)| s / total * a.estimate)
             .sum();
-        let group_index: Vec<usize> = by_group
+        let terms: Vec<(f64, usize, f64)> = by_group
             .iter()
-            .map(|a| match a.kind {
-                AggregateKind::Group(g) => g,
-                _ => 0,
+            .zip(&shares)
+            .map(|(a, &s)| match a.kind {
+                AggregateKind::Group(g) => (a.estimate, g, s),
+                _ => unreachable!("only group aggregates here"),
             })
             .collect();
         // The weights' influence, which depends on a unit only through its group.
-        let wif = |unit_group: Option<usize>| -> f64 {
-            let indicator = |g: usize| f64::from(u8::from(unit_group == Some(g)));
-            let deviation_sum: f64 = group_index
-                .iter()
-                .zip(&shares)
-                .map(|(&g, s)| indicator(g) - s)
-                .sum();
-            by_group
-                .iter()
-                .zip(group_index.iter().zip(&shares))
-                .map(|(a, (&g, s))| {
-                    a.estimate * ((indicator(g) - s) / total - s * deviation_sum / (total * total))
-                })
-                .sum()
-        };
+        let wif = share_weights_influence(&terms, fit.group_share.len());
+        let never = wif.len() - 1;
         let influence = (0..units)
             .into_par_iter()
             .map(|i| {
@@ -283,7 +275,7 @@ pub fn all(
                     .zip(&shares)
                     .map(|(a, s)| s / total * a.influence[i])
                     .sum();
-                direct + wif(groups_of_units[i])
+                direct + wif[groups_of_units[i].unwrap_or(never)]
             })
             .collect();
         let mut form = LinearForm::combine(
@@ -293,9 +285,8 @@ pub fn all(
                 .zip(&shares)
                 .map(|(a, s)| (s / total, &a.form)),
         );
-        let never = form.by_group.len() - 1;
-        for (slot, value) in form.by_group.iter_mut().enumerate() {
-            *value += wif((slot < never).then_some(slot));
+        for (value, w) in form.by_group.iter_mut().zip(&wif) {
+            *value += w;
         }
         out.push(Aggregate {
             kind: AggregateKind::GroupOverall,
